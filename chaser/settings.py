@@ -1,0 +1,60 @@
+"""Settings shared by the control plane and the host daemon.
+
+Everything is read from `CHASER_*` environment variables, overridable by CLI flags. The data
+directory holds the embedded SQLite database and the host daemon's state; nothing else is written
+outside it except the image cache (built once per machine, shared by every data directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_IMAGE_CACHE = Path("/var/cache/chaser/images")
+
+
+class ServerSettings(BaseSettings):
+    """Settings of the control plane (`chaser server`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHASER_", extra="ignore")
+
+    data_dir: Path = Path(".chaser")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite (WAL) in the data directory"
+    )
+    base_domain: str | None = Field(
+        default=None, description="Domain whose subdomains route to sessions; default `localhost:<port>`"
+    )
+    public_url: str | None = Field(default=None, description="URL clients use; default http://host:port")
+    runtime: str = "auto"
+    image_cache: Path = DEFAULT_IMAGE_CACHE
+    reconcile_interval_s: float = 5.0
+    workspace_size_bytes: int = 10 * 1024**3
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'chaser.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_base_domain(self) -> str:
+        return self.base_domain or f"localhost:{self.port}"
+
+
+class HostSettings(BaseSettings):
+    """Settings of one host daemon (`chaser host`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHASER_HOST_", extra="ignore")
+
+    state_dir: Path = Path(".chaser/host")
+    listen_host: str = "127.0.0.1"
+    port: int = 8001
+    token: str = ""
+    runtime: str = "auto"
+    image_cache: Path = DEFAULT_IMAGE_CACHE
