@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything Chaser needs on a Debian machine, idempotently: Debian packages, the Python
+# virtual environment at .venv, and the base guest image. Safe to run again; fast when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg_bin in runsc:runsc mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs losetup:mount git:git; do
+  bin=${pkg_bin%%:*}; pkg=${pkg_bin##*:}
+  command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: creating .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+bash images/build-base.sh
