@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit tests and the integration suite against a real `chaser server`
+# (SQLite and PostgreSQL records, gVisor sandboxes). Called by `make test` after bootstrap.sh.
+# Exit code: pytest's; "no tests collected" (5) counts as a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The PostgreSQL variant of the suite starts a throwaway cluster, so the server binaries
+# (initdb, pg_ctl, postgres) must exist; Debian puts them under /usr/lib/postgresql/<major>/bin.
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pg_bindir)" ] || [ ! -x "$(pg_bindir)/initdb" ]; then
+  echo "test: installing Debian's postgresql (server binaries for the PostgreSQL test cluster)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+CHASER_TEST_PG_BINDIR=$(pg_bindir)
+export CHASER_TEST_PG_BINDIR
+echo "test: PostgreSQL server binaries: $CHASER_TEST_PG_BINDIR"
+
+echo "test: running .venv/bin/pytest tests/"
+rc=0
+.venv/bin/pytest tests/ "$@" || rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "test: FAILED: pytest collected no tests"
+  exit 1
+fi
+if [ "$rc" -ne 0 ]; then
+  echo "test: FAILED (pytest exit code $rc)"
+else
+  echo "test: all tests passed"
+fi
+exit "$rc"

@@ -1,0 +1,214 @@
+"""Integration fixtures: a real `chaser server` per records backend, users, and a spawner for tests
+that kill the server (those get their own data directory).
+
+The records-heavy tests take the parametrized `server` fixture and run against SQLite and
+PostgreSQL; sandbox-heavy tests take `sqlite_server` (with `sandbox_user`). Servers are started
+once per session and shared, so every test creates its own user (fresh email) to stay independent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import User, make_user
+from tests.integration.postgres import cluster, find_bindir, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+CHASER = REPO / ".venv" / "bin" / "chaser"
+IMAGE_CACHE = Path(os.environ.get("CHASER_IMAGE_CACHE", "/var/cache/chaser/images"))
+START_TIMEOUT_S = 120
+
+
+class Server:
+    """One `chaser server` subprocess on a free port over a data directory it may be restarted on."""
+
+    def __init__(self, root: Path, database_url: str | None = None) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.log_path = root / "server.log"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "CHASER_HOST_PORT": str(free_port())}
+        self.env.pop("CHASER_DATABASE_URL", None)
+        if database_url:
+            self.env["CHASER_DATABASE_URL"] = database_url
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(CHASER), "server", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chaser server exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self.healthy():
+                return
+            time.sleep(0.25)
+        raise RuntimeError(f"chaser server not healthy after {START_TIMEOUT_S}s:\n{self.log_tail()}")
+
+    def healthy(self) -> bool:
+        """`GET /healthz` answers 200 and names a host: the supervised host daemon is up."""
+        try:
+            resp = httpx.get(f"{self.url}/healthz", timeout=5)
+            body = resp.json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return resp.status_code == 200 and isinstance(body, dict) and bool(body.get("host") or body.get("hosts"))
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def host_pid(self) -> int:
+        """The supervised host daemon: the server's child process running `chaser ... host`."""
+        assert self.proc is not None
+        for pid in _children(self.proc.pid):
+            if "host" in _cmdline(pid).split():
+                return pid
+        raise AssertionError(f"no host daemon among the children of {self.proc.pid}: "
+                             f"{[_cmdline(p) for p in _children(self.proc.pid)]}")
+
+    def cli(self, *args: str) -> str:
+        proc = subprocess.run([str(CHASER), *args, "--data-dir", str(self.data_dir)],
+                              env=self.env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"chaser {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
+
+    def create_user(self, email: str) -> dict[str, str]:
+        out = self.cli("admin", "create-user", "--email", email)
+        return json.loads(out.strip().splitlines()[-1])
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points below `path` (from /proc/mounts)."""
+    prefix = str(path.resolve())
+    points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
+
+
+@contextlib.contextmanager
+def running_server(database_url: str | None = None) -> Iterator[Server]:
+    root = Path(tempfile.mkdtemp(prefix="chaser-it-"))
+    server = Server(root, database_url)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        # A data dir that still has mounts is evidence (and rmtree would walk into the mounts).
+        if not mounts_under(server.data_dir):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def runtime_missing() -> str | None:
+    if not shutil.which("runsc"):
+        return "needs the gVisor runtime: runsc is not installed (make test installs it)"
+    if not (IMAGE_CACHE / "base").exists():
+        return f"needs the base image: {IMAGE_CACHE / 'base'} is missing (images/build-base.sh builds it)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("needs PostgreSQL server binaries (initdb); scripts/test.sh installs Debian's postgresql")
+    with cluster(bindir) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_server() -> Iterator[Server]:
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(pg_url: str) -> Iterator[Server]:
+    with running_server(pg_url) as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest) -> Server:
+    """The records backends: every records-heavy test runs once on each."""
+    return request.getfixturevalue(f"{request.param}_server")
+
+
+@pytest.fixture
+def runtime() -> None:
+    reason = runtime_missing()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def user(server: Server) -> User:
+    return make_user(server)
+
+
+@pytest.fixture
+def other_user(server: Server) -> User:
+    return make_user(server)
+
+
+@pytest.fixture
+def sandbox_user(runtime: None, sqlite_server: Server) -> User:
+    return make_user(sqlite_server)
+
+
+@pytest.fixture
+def spawn_server() -> Iterator[Callable[[], Server]]:
+    """Own servers for tests that kill -9 them; stopped (and their data dir removed) at the end."""
+    stack = contextlib.ExitStack()
+
+    def spawn() -> Server:
+        return stack.enter_context(running_server())
+
+    with stack:
+        yield spawn
