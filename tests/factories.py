@@ -82,12 +82,14 @@ def make_user(server: UserSource, email: str | None = None) -> User:
 
 def expect(resp: httpx.Response, status: int) -> Any:
     """Asserts the status (showing the body when it differs) and returns the JSON body."""
-    assert resp.status_code == status, f"{resp.request.method} {resp.request.url} -> {resp.status_code} {resp.text}"
+    assert resp.status_code == status, (
+        f"{resp.request.method} {resp.request.url} -> {resp.status_code} {resp.text}"
+    )
     return resp.json()
 
 
 def expect_error(resp: httpx.Response, status: int, code: str) -> str:
-    """Asserts the error body of decisions.md `{"error": {"code", "message", "request_id"}}`; returns the message."""
+    """Asserts the decisions.md error body `{"error": {"code", "message", "request_id"}}`; returns message."""
     body = expect(resp, status)
     assert set(body) == {"error"}, body
     assert body["error"]["code"] == code, body

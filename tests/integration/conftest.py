@@ -50,7 +50,10 @@ class Server:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(CHASER), "server", "--data-dir", str(self.data_dir), "--port", str(self.port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -68,7 +71,9 @@ class Server:
             body = resp.json()
         except (httpx.HTTPError, ValueError):
             return False
-        return resp.status_code == 200 and isinstance(body, dict) and bool(body.get("host") or body.get("hosts"))
+        return (
+            resp.status_code == 200 and isinstance(body, dict) and bool(body.get("host") or body.get("hosts"))
+        )
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -90,12 +95,19 @@ class Server:
         for pid in _children(self.proc.pid):
             if "host" in _cmdline(pid).split():
                 return pid
-        raise AssertionError(f"no host daemon among the children of {self.proc.pid}: "
-                             f"{[_cmdline(p) for p in _children(self.proc.pid)]}")
+        raise AssertionError(
+            f"no host daemon among the children of {self.proc.pid}: "
+            f"{[_cmdline(p) for p in _children(self.proc.pid)]}"
+        )
 
     def cli(self, *args: str) -> str:
-        proc = subprocess.run([str(CHASER), *args, "--data-dir", str(self.data_dir)],
-                              env=self.env, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [str(CHASER), *args, "--data-dir", str(self.data_dir)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, f"chaser {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
         return proc.stdout
 

@@ -64,7 +64,9 @@ def test_unknown_scope_is_400(user: User) -> None:
 
 
 def test_scopes_of_wrong_type_is_400(user: User) -> None:
-    expect_error(user.api.post("/v1/keys", json={"name": "x", "scopes": "sessions.read"}), 400, "invalid_field")
+    expect_error(
+        user.api.post("/v1/keys", json={"name": "x", "scopes": "sessions.read"}), 400, "invalid_field"
+    )
 
 
 def test_another_users_key_is_404(user: User, other_user: User) -> None:

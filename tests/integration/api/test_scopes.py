@@ -28,13 +28,24 @@ def _routes() -> list[tuple[str, str, dict[str, Any], str, int]]:
         ("DELETE", f"/v1/sessions/{sid}", {}, "sessions.write", 404),
         ("POST", "/v1/sessions/bulk-terminate", {"json": {"ids": [sid]}}, "sessions.write", 200),
         ("POST", f"/v1/sessions/{sid}/exec", {"json": {"command": "true"}}, "exec.write", 404),
-        ("POST", f"/v1/sessions/{sid}/upload", {"data": {"path": "/tmp/x"}, "files": {"file": b"x"}},
-         "files.write", 404),
+        (
+            "POST",
+            f"/v1/sessions/{sid}/upload",
+            {"data": {"path": "/tmp/x"}, "files": {"file": b"x"}},
+            "files.write",
+            404,
+        ),
         ("GET", f"/v1/sessions/{sid}/download", {"params": {"path": "/etc/hostname"}}, "files.read", 404),
         ("GET", "/v1/workspaces", {}, "workspaces.read", 200),
         ("GET", "/v1/workspaces/no-such-ws", {}, "workspaces.read", 404),
         ("POST", "/v1/workspaces", {"json": {"name": new_name("ws")}}, "workspaces.write", 201),
-        ("PUT", "/v1/workspaces/no-such-ws/name", {"json": {"name": new_name("ws")}}, "workspaces.write", 404),
+        (
+            "PUT",
+            "/v1/workspaces/no-such-ws/name",
+            {"json": {"name": new_name("ws")}},
+            "workspaces.write",
+            404,
+        ),
         ("PUT", "/v1/workspaces/no-such-ws/template", {"json": {"template": True}}, "workspaces.write", 404),
         ("DELETE", "/v1/workspaces/no-such-ws", {}, "workspaces.write", 404),
         ("GET", "/v1/keys", {}, "keys.read", 200),
@@ -50,7 +61,11 @@ FULL_ACCESS_ONLY = [
     ("POST", "/v1/accounts/current/members", {"json": {"email": "nobody@example.test", "role": "member"}}),
     ("GET", "/v1/accounts/current/service-accounts", {}),
 ]
-ANY_VALID_KEY = [("GET", "/v1/accounts"), ("GET", "/v1/accounts/current"), ("GET", "/v1/accounts/current/members")]
+ANY_VALID_KEY = [
+    ("GET", "/v1/accounts"),
+    ("GET", "/v1/accounts/current"),
+    ("GET", "/v1/accounts/current/members"),
+]
 
 
 def _call(api: Api, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
@@ -69,7 +84,9 @@ def test_key_with_one_scope_reaches_only_its_routes(user: User, scope: str) -> N
         resp = _call(api, method, path, kwargs)
         if needed == scope and resp.status_code != ok_status:
             wrong.append(f"allowed, expected {ok_status}: {_describe(resp)}")
-        if needed != scope and (resp.status_code != 403 or resp.json()["error"]["code"] != "insufficient_scope"):
+        if needed != scope and (
+            resp.status_code != 403 or resp.json()["error"]["code"] != "insufficient_scope"
+        ):
             wrong.append(f"needs {needed}, expected 403 insufficient_scope: {_describe(resp)}")
     assert wrong == []
 
@@ -103,5 +120,6 @@ def test_all_scopes_is_not_full_access(user: User) -> None:
     key = create_key(user.api, SCOPES)
     assert key["full_access"] is False
     resp = user.api.with_key(key["key"]).post(
-        "/v1/accounts/organizations", json={"name": f"org-{uuid.uuid4().hex[:8]}"})
+        "/v1/accounts/organizations", json={"name": f"org-{uuid.uuid4().hex[:8]}"}
+    )
     assert resp.status_code == 403, _describe(resp)
