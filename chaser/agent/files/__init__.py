@@ -1,0 +1,1 @@
+"""Files in the sandbox: `read_file`, `write_file`."""

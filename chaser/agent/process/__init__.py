@@ -1,0 +1,1 @@
+"""Processes in the sandbox: `exec` (run to completion, merged output)."""
