@@ -17,6 +17,8 @@ class UserSource(Protocol):
 
     def create_user(self, email: str) -> dict[str, str]: ...
 
+    def create_key(self, email: str, account: str) -> dict[str, str]: ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Api:

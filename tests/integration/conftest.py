@@ -115,6 +115,11 @@ class Server:
         out = self.cli("admin", "create-user", "--email", email)
         return json.loads(out.strip().splitlines()[-1])
 
+    def create_key(self, email: str, account: str) -> dict[str, str]:
+        """A full-access key for an existing member, bound to `account` (`chaser admin create-key`)."""
+        out = self.cli("admin", "create-key", "--email", email, "--account", account)
+        return json.loads(out.strip().splitlines()[-1])
+
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
             return ""
