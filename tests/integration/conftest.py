@@ -93,7 +93,8 @@ class Server:
         """The supervised host daemon: the server's child process running `chaser ... host`."""
         assert self.proc is not None
         for pid in _children(self.proc.pid):
-            if "host" in _cmdline(pid).split():
+            args = _cmdline(pid).split()
+            if "host" in args or any(a.startswith("chaser.host") for a in args):
                 return pid
         raise AssertionError(
             f"no host daemon among the children of {self.proc.pid}: "
@@ -204,6 +205,14 @@ def runtime() -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(scope="module")
+def runtime_module() -> None:
+    """`runtime` for module-scoped fixtures that start one sandbox shared by a module's tests."""
+    reason = runtime_missing()
+    if reason:
+        pytest.skip(reason)
+
+
 @pytest.fixture
 def user(server: Server) -> User:
     return make_user(server)
@@ -216,6 +225,11 @@ def other_user(server: Server) -> User:
 
 @pytest.fixture
 def sandbox_user(runtime: None, sqlite_server: Server) -> User:
+    return make_user(sqlite_server)
+
+
+@pytest.fixture
+def other_user_sandbox(runtime: None, sqlite_server: Server) -> User:
     return make_user(sqlite_server)
 
 

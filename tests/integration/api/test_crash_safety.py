@@ -1,0 +1,141 @@
+"""kill -9 of the host daemon or of the server mid-session: after a restart no sandbox, mount or
+lease is orphaned and no workspace file is lost. Each test owns its server and data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import Api, create_session, create_workspace, expect, make_user, run
+from tests.integration.conftest import Server, mounts_under
+
+pytestmark = [pytest.mark.gvisor, pytest.mark.slow]
+CONTENT = "written before the crash\n"
+
+
+def containers(server: Server) -> set[str]:
+    """Container ids runsc knows in the host daemon's runsc root (they are session ids)."""
+    root = server.data_dir / "host" / "runsc-root"
+    if not root.exists():
+        return set()
+    out = subprocess.run(
+        ["runsc", "--root", str(root), "list", "-quiet"], capture_output=True, text=True, check=True
+    )
+    return set(out.stdout.split())
+
+
+def sessions_by_status(api: Api) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for s in expect(api.get("/v1/sessions", params={"limit": 200}), 200)["data"]:
+        found.setdefault(s["status"], set()).add(s["id"])
+    return found
+
+
+def eventually(check: Callable[[], Any], timeout_s: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.5)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def read_back(api: Api, session_id: str, workspace_id: str) -> str:
+    """The file via the adopted session if it still execs; otherwise that session must show
+    `terminated` with a reason, and a new session on the workspace reads the file."""
+
+    def settled() -> str | None:
+        resp = api.post(f"/v1/sessions/{session_id}/exec", json={"command": "cat /workspace/crash.txt"})
+        if resp.status_code == 200:
+            return "adopted"
+        session = expect(api.get(f"/v1/sessions/{session_id}"), 200)
+        return "terminated" if session["status"] == "terminated" else None
+
+    if eventually(settled, what="the session to be adopted or terminated") == "adopted":
+        return run(api, session_id, "cat /workspace/crash.txt")["output"]
+    ended = expect(api.get(f"/v1/sessions/{session_id}"), 200)
+    assert ended["termination_reason"] in {"host_lost", "vm_exited", "create_interrupted"}, ended
+    resp = api.post("/v1/sessions", json={"workspace": workspace_id})
+    assert resp.status_code in (200, 201), resp.text  # 200: an earlier read-back session was adopted
+    return run(api, resp.json()["id"], "cat /workspace/crash.txt")["output"]
+
+
+def assert_no_orphans(server: Server, api: Api) -> None:
+    """runsc runs exactly the running sessions; terminated sessions hold no mount; after terminating
+    everything, no container and no mount under the data directory remain."""
+    by_status = eventually(
+        lambda: (s := sessions_by_status(api)) and containers(server) == s.get("running", set()) and s,
+        what="runsc containers to match the running sessions",
+    )
+    ended = by_status.get("terminated", set())
+    assert not [m for m in mounts_under(server.data_dir) if any(sid in m for sid in ended)]
+    assert all(s["active_connection_leases"] == 0 for s in expect(api.get("/v1/sessions"), 200)["data"])
+    expect(api.post("/v1/sessions/bulk-terminate", json={"all": True, "force": True}), 200)
+    eventually(lambda: not containers(server), what="no runsc container left")
+    eventually(lambda: not mounts_under(server.data_dir), what=f"no mount left under {server.data_dir}")
+
+
+def start_writing(server: Server) -> tuple[Api, str, str]:
+    api = make_user(server).api
+    ws = create_workspace(api)
+    session = create_session(api, workspace=ws["id"])
+    assert run(api, session["id"], f"printf '{CONTENT}' > /workspace/crash.txt && sync")["exit_code"] == 0
+    return api, session["id"], ws["id"]
+
+
+def test_kill_9_host_daemon_mid_session(runtime: None, spawn_server: Callable[[], Server]) -> None:
+    server = spawn_server()
+    api, session_id, workspace_id = start_writing(server)
+    old_host = server.host_pid()
+    os.kill(old_host, signal.SIGKILL)
+    eventually(lambda: not pid_alive(old_host), what="the host daemon to die")
+    eventually(
+        lambda: server.healthy() and server.host_pid() != old_host, what="the server to restart its host"
+    )
+    assert read_back(api, session_id, workspace_id) == CONTENT
+    assert_no_orphans(server, api)
+
+
+def test_kill_9_server_mid_session(runtime: None, spawn_server: Callable[[], Server]) -> None:
+    server = spawn_server()
+    api, session_id, workspace_id = start_writing(server)
+    host = server.host_pid()
+    server.kill9()
+    eventually(lambda: not pid_alive(host), timeout_s=15, what="the host daemon to die with its server")
+    server.start()
+    assert read_back(api, session_id, workspace_id) == CONTENT
+    assert_no_orphans(server, api)
+
+
+def test_kill_9_server_twice_then_clean_stop(runtime: None, spawn_server: Callable[[], Server]) -> None:
+    """Two crashes in a row, with a new session between them, still lose nothing."""
+    server = spawn_server()
+    api, session_id, workspace_id = start_writing(server)
+    server.kill9()
+    server.start()
+    assert read_back(api, session_id, workspace_id) == CONTENT
+    extra = create_session(api, ephemeral=True)
+    server.kill9()
+    server.start()
+    assert read_back(api, session_id, workspace_id) == CONTENT
+    eventually(
+        lambda: expect(api.get(f"/v1/sessions/{extra['id']}"), 200)["status"] in {"running", "terminated"}
+    )
+    assert_no_orphans(server, api)
