@@ -2,7 +2,8 @@
 # Builds the "base" sandbox root filesystem from Debian packages (bookworm, mmdebstrap minbase).
 #
 # Output: ${CHASER_IMAGE_CACHE:-/var/cache/chaser/images}/base-<hash>/rootfs, where <hash> is the
-# sha256 of this script (a recipe change is a new image), and the symlink `base -> base-<hash>`,
+# sha256 of this script and statx-shim.c (a recipe change is a new image), and the symlink
+# `base -> base-<hash>`,
 # which is how the host daemon resolves the image name "base".
 # Idempotent (skips when present), serialised by flock, built in a temp dir and renamed into place.
 #
@@ -11,7 +12,8 @@
 set -euo pipefail
 
 cache=${CHASER_IMAGE_CACHE:-/var/cache/chaser/images}
-recipe_hash=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+recipe_hash=$(cat "$here/build-base.sh" "$here/statx-shim.c" | sha256sum | cut -c1-16)
 name=base-$recipe_hash
 dest=$cache/$name
 
@@ -37,6 +39,7 @@ if [ -d "$dest/rootfs" ]; then
 fi
 
 command -v mmdebstrap >/dev/null || { echo "build-base: mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 1; }
+command -v gcc >/dev/null || { echo "build-base: gcc is missing (apt-get install gcc), needed for statx-shim.c" >&2; exit 1; }
 
 tmp=$(mktemp -d "$cache/.tmp-$name.XXXXXX")
 chmod 755 "$tmp"
@@ -49,6 +52,8 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 fi
 
 start=$(date +%s)
+# Built with the host's gcc against the host's glibc: both are bookworm's 2.36.
+gcc -O2 -shared -fPIC -o "$tmp/statx-shim.so" "$here/statx-shim.c"
 mmdebstrap --quiet --variant=minbase --mode=root \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --dpkgopt='path-exclude=/usr/share/man/*' \
@@ -58,9 +63,12 @@ mmdebstrap --quiet --variant=minbase --mode=root \
   --customize-hook='chroot "$1" useradd --uid 1000 --user-group --create-home --shell /bin/bash user' \
   --customize-hook='mkdir -p "$1/workspace" "$1/opt/chaser/chaser_agent" "$1/run/chaser" && chmod 1777 "$1/workspace"' \
   --customize-hook='echo chaser > "$1/etc/hostname"' \
+  --customize-hook="install -D -m 0755 '$tmp/statx-shim.so' \"\$1/usr/lib/chaser/statx-shim.so\"" \
+  --customize-hook='echo /usr/lib/chaser/statx-shim.so > "$1/etc/ld.so.preload"' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
   bookworm "$tmp/rootfs" "${mirror[@]}" </dev/null
 
+rm -f "$tmp/statx-shim.so"
 echo "$recipe_hash" >"$tmp/recipe-hash"
 mv -T "$tmp" "$dest"
 trap - EXIT

@@ -1,0 +1,48 @@
+"""The interface every runtime driver implements, so a QEMU driver can sit beside gVisor's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+
+class SandboxStatus(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"  # exists, but its process has exited
+    ABSENT = "absent"  # the runtime has no such sandbox
+    UNKNOWN = "unknown"  # the runtime could not be asked
+
+
+@dataclass(frozen=True)
+class BootRequest:
+    vm_id: str
+    rootfs: Path
+    bundle_dir: Path  # per-VM directory the runtime may write into
+    agent_dir: Path  # host directory of the chaser.agent package, mounted read-only
+    socket_dir: Path  # host directory holding agent.sock, mounted at /run/chaser
+    workspace_dir: Path | None  # mounted at /workspace; None = ephemeral (in the root overlay)
+    agent_token: str
+    console_log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    vcpus: int = 1
+    memory_mib: int = 512
+    hostname: str = "chaser"
+
+
+class Runtime(Protocol):
+    name: str  # "gvisor" | "qemu"
+    accel: str  # "ptrace" | "kvm" | "tcg"
+
+    async def boot(self, request: BootRequest) -> None:
+        """Start the sandbox detached (it outlives the daemon). Raises RuntimeFailed."""
+
+    async def stop(self, vm_id: str) -> None:
+        """Kill and delete the sandbox. Idempotent."""
+
+    async def list(self) -> dict[str, SandboxStatus]:
+        """Every sandbox this runtime knows, by vm_id."""
+
+    async def state(self, vm_id: str) -> SandboxStatus:
+        """One sandbox's status; UNKNOWN when the runtime cannot be asked."""
