@@ -1,0 +1,1 @@
+"""The control plane's HTTP API: `chaser.api.app.create_app`."""

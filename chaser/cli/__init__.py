@@ -1,0 +1,1 @@
+"""The `chaser` command line (typer + rich)."""

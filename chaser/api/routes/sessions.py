@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from chaser.api.deps import Db, HostDep, Paging, Requires, SettingsDep
+from chaser.api.schemas.common import Page
+from chaser.api.schemas.sessions import (
+    BulkFailure,
+    BulkTerminate,
+    BulkTerminateOut,
+    SessionCreate,
+    SessionOut,
+)
+from chaser.domain import sessions
+from chaser.domain.principal import Principal
+from chaser.settings import ServerSettings
+from chaser.store.models import Session
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+Reader = Annotated[Principal, Requires("sessions.read")]
+Writer = Annotated[Principal, Requires("sessions.write")]
+
+
+def out(s: Session, settings: ServerSettings) -> SessionOut:
+    return SessionOut.of(s, settings.resolved_public_url(), settings.resolved_base_domain())
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"model": SessionOut, "description": "The workspace's live session, reused"}},
+)
+async def create(
+    body: SessionCreate, who: Writer, db: Db, host: HostDep, settings: SettingsDep, response: Response
+) -> SessionOut:
+    """Create a session (201), or return the workspace's live session (200)."""
+    spec = sessions.SessionSpec(**body.model_dump())
+    s, created = await sessions.create(db, host, who, spec)
+    if not created:
+        response.status_code = 200
+    return out(s, settings)
+
+
+@router.get("")
+async def list_(
+    who: Reader,
+    db: Db,
+    host: HostDep,
+    settings: SettingsDep,
+    page: Paging,
+    status: str | None = None,
+    session_type: str | None = None,
+) -> Page[SessionOut]:
+    rows, total = await sessions.list_sessions(
+        db, host, who, status=status, session_type=session_type, limit=page.limit, offset=page.offset
+    )
+    return Page(data=[out(s, settings) for s in rows], count=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/bulk-terminate")
+async def bulk_terminate(body: BulkTerminate, who: Writer, db: Db, host: HostDep) -> BulkTerminateOut:
+    result = await sessions.bulk_terminate(
+        db,
+        host,
+        who,
+        ids=body.ids,
+        workspaces=body.workspaces,
+        all_sessions=body.all,
+        session_type=body.session_type,
+        force=body.force,
+    )
+    return BulkTerminateOut(terminated=result.terminated, failed=[BulkFailure(**f) for f in result.failed])
+
+
+@router.get("/{session_id}")
+async def get(session_id: str, who: Reader, db: Db, host: HostDep, settings: SettingsDep) -> SessionOut:
+    return out(await sessions.get(db, host, who, session_id), settings)
+
+
+@router.delete("/{session_id}")
+async def terminate(
+    session_id: str,
+    who: Writer,
+    db: Db,
+    host: HostDep,
+    settings: SettingsDep,
+    force: Annotated[bool, Query(description="Terminate even with active connections")] = False,
+) -> SessionOut:
+    """Destroy the VM. Idempotent: a terminated session is returned as is."""
+    return out(await sessions.terminate(db, host, who, session_id, force=force), settings)

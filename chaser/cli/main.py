@@ -1,0 +1,63 @@
+"""`chaser` command line. Heavy imports (FastAPI, SQLAlchemy, uvicorn) happen inside commands so
+`chaser --help` stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chaser.cli import admin
+
+app = typer.Typer(
+    name="chaser",
+    help="Chaser: sessions as microVMs, on your own machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(admin.app, name="admin")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the database and host state live [default: .chaser]")
+]
+
+
+@app.command()
+def server(
+    data_dir: DataDir = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on [default: 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on [default: 8000]")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="auto | gvisor")] = None,
+) -> None:
+    """Run the whole platform on this machine: API server plus a supervised host daemon."""
+    from chaser.cli.server import run_server
+
+    run_server(data_dir=data_dir, host=host, port=port, runtime=runtime)
+
+
+@app.command("host")
+def host_daemon(
+    state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Host daemon state directory")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port of the internal API")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="auto | gvisor")] = None,
+) -> None:
+    """Run one host daemon (started by `chaser server`; token in CHASER_HOST_TOKEN)."""
+    from chaser.host.daemon import serve  # type: ignore[import-not-found,unused-ignore]
+    from chaser.settings import HostSettings
+
+    overrides: dict[str, object] = {}
+    if state_dir is not None:
+        overrides["state_dir"] = state_dir
+    if port is not None:
+        overrides["port"] = port
+    if runtime is not None:
+        overrides["runtime"] = runtime
+    serve(HostSettings(**overrides))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,69 @@
+"""The control plane's handle on the host daemon, and the one boundary where host-client
+exceptions become domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from chaser.domain import errors
+from chaser.host.client import HostClient, HostError
+from chaser.host.client import HostUnavailable as ClientUnavailable
+
+EXEC_TIMEOUT_S = 3_700.0  # the longest exec (1 h) plus margin
+
+
+@dataclass
+class Host:
+    """Three clients to the same daemon, differing only in how long they wait: `client` for
+    ordinary calls, `fast` for reads on the request path (a hung daemon must not stall a
+    `GET /v1/sessions`), `slow` for exec."""
+
+    client: HostClient
+    fast: HostClient
+    slow: HostClient
+
+    @classmethod
+    def connect(cls, base_url: str, token: str) -> Host:
+        return cls(
+            client=HostClient(base_url, token, timeout_s=120.0),
+            fast=HostClient(base_url, token, timeout_s=5.0),
+            slow=HostClient(base_url, token, timeout_s=EXEC_TIMEOUT_S),
+        )
+
+    async def aclose(self) -> None:
+        for c in (self.client, self.fast, self.slow):
+            await c.aclose()
+
+
+PASS_THROUGH: dict[str, type[errors.ChaserError]] = {
+    "file_not_found": errors.FileNotFound,
+    "too_large": errors.TooLarge,
+    "concurrency_limit": errors.ConcurrencyLimit,
+    "invalid_request": errors.InvalidRequest,
+    "invalid_field": errors.InvalidField,
+}
+
+
+def translate(exc: HostError) -> errors.ChaserError:
+    if exc.code == "agent_unavailable":
+        return errors.HostUnavailable(f"the session's guest agent is not reachable: {exc.message}")
+    cls = PASS_THROUGH.get(exc.code)
+    if cls is not None:
+        return cls(exc.message)
+    return errors.HostFailure(f"host daemon error {exc.code}: {exc.message}")
+
+
+@contextmanager
+def host_errors(action: str = "") -> Iterator[None]:
+    """Wrap host calls: unreachable → `HostUnavailable` (503), error bodies → domain errors."""
+    try:
+        yield
+    except ClientUnavailable as exc:
+        raise errors.HostUnavailable() from exc
+    except HostError as exc:
+        err = translate(exc)
+        if action and isinstance(err, errors.HostFailure):
+            err = errors.HostFailure(f"{action} failed: {err.message}")
+        raise err from exc

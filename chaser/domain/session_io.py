@@ -1,0 +1,133 @@
+"""What runs inside a sandbox session: exec and file transfer, through the host daemon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chaser.domain.errors import (
+    InvalidField,
+    InvalidRequest,
+    SessionNotOpen,
+    SessionNotReady,
+    TooLarge,
+)
+from chaser.domain.host import Host, host_errors
+from chaser.domain.principal import Principal
+from chaser.domain.sessions import check_env, get_owned, reconcile
+from chaser.host.client import HostError
+from chaser.host.wire import ExecRequest, ExecResult, FileInfo
+from chaser.store import workspaces as ws_store
+from chaser.store.models import Session, Workspace
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_OUTPUT_BYTES = 1024 * 1024
+DEFAULT_TIMEOUT_MS = 60_000
+MAX_TIMEOUT_MS = 3_600_000
+
+
+@dataclass
+class ExecSpec:
+    command: str
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+    timeout_ms: int | None = None
+    user: str | None = None
+    background: bool = False
+
+
+@dataclass
+class ExecOutcome:
+    session: Session
+    workspace: Workspace | None
+    result: ExecResult
+
+
+async def _open_sandbox(db: AsyncSession, who: Principal, session_id: str) -> Session:
+    """The session, if it can take commands now: `running` and a sandbox."""
+    s = await get_owned(db, who, session_id)
+    if s.session_type != "sandbox":
+        raise InvalidRequest("exec and files work on sandbox sessions only")
+    if s.status == "creating":
+        raise SessionNotReady()
+    if s.status != "running":
+        raise SessionNotOpen()
+    return s
+
+
+async def _vm_gone(db: AsyncSession, host: Host, s: Session, exc: HostError) -> None:
+    """The host no longer has the VM: reconcile, and tell the caller the session is closed."""
+    if exc.code == "vm_not_found":
+        await reconcile(db, host, s)
+        raise SessionNotOpen("the session's VM has exited; create a new session") from exc
+
+
+async def exec_command(
+    db: AsyncSession, host: Host, who: Principal, session_id: str, spec: ExecSpec
+) -> ExecOutcome:
+    if spec.background:
+        raise InvalidRequest("background commands are not available on this server yet; omit `background`")
+    if not spec.command.strip():
+        raise InvalidField("command: must be a non-empty string")
+    if spec.timeout_ms is not None and not 1 <= spec.timeout_ms <= MAX_TIMEOUT_MS:
+        raise InvalidField(f"timeout_ms: must be between 1 and {MAX_TIMEOUT_MS}")
+    check_env("env", spec.env)
+    s = await _open_sandbox(db, who, session_id)
+    request = ExecRequest(
+        command=spec.command,
+        cwd=spec.cwd,
+        env=spec.env,
+        stdin=spec.stdin,
+        timeout_ms=spec.timeout_ms or DEFAULT_TIMEOUT_MS,
+        user=spec.user or "root",
+        max_output_bytes=MAX_OUTPUT_BYTES,
+    )
+    ws = await ws_store.get_any(db, s.workspace_id) if s.workspace_id else None
+    await db.commit()  # never hold a (SQLite write-locking) transaction across a host call
+    with host_errors("exec"):
+        try:
+            result = await host.slow.exec(s.host_vm_id or s.id, request)
+        except HostError as exc:
+            await _vm_gone(db, host, s, exc)
+            raise
+    return ExecOutcome(session=s, workspace=ws, result=result)
+
+
+def _check_path(path: str) -> None:
+    if not path.startswith("/"):
+        raise InvalidField("path: must be an absolute path (start with /)")
+
+
+async def upload(
+    db: AsyncSession, host: Host, who: Principal, session_id: str, path: str, content: bytes
+) -> FileInfo:
+    _check_path(path)
+    if len(content) > MAX_FILE_BYTES:
+        raise TooLarge(f"file: at most {MAX_FILE_BYTES} bytes per upload")
+    s = await _open_sandbox(db, who, session_id)
+    await db.commit()
+    with host_errors("upload"):
+        try:
+            return await host.client.write_file(s.host_vm_id or s.id, path, content)
+        except HostError as exc:
+            await _vm_gone(db, host, s, exc)
+            raise
+
+
+async def download(db: AsyncSession, host: Host, who: Principal, session_id: str, path: str) -> bytes:
+    _check_path(path)
+    s = await _open_sandbox(db, who, session_id)
+    await db.commit()
+    with host_errors("download"):
+        try:
+            data = await host.client.read_file(s.host_vm_id or s.id, path, MAX_FILE_BYTES)
+        except HostError as exc:
+            await _vm_gone(db, host, s, exc)
+            raise
+    if len(data) > MAX_FILE_BYTES:
+        raise TooLarge(
+            f"path: the file is larger than {MAX_FILE_BYTES} bytes; downloads are capped at 16 MiB"
+        )
+    return data

@@ -1,0 +1,84 @@
+"""Workspaces and the lease that keeps a workspace disk on at most one VM.
+
+The lease is `workspaces.active_session_id`. It is only ever taken by a conditional UPDATE
+(`... WHERE active_session_id IS NULL`) and released by one that names the holder, so two
+concurrent creates can never both win, on SQLite or PostgreSQL, without explicit locks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from chaser.domain.errors import NameTaken
+from chaser.store._integrity import conflict_as
+from chaser.store.models import Workspace
+
+
+def _taken(name: str) -> NameTaken:
+    return NameTaken(f"name: a workspace named {name!r} already exists in this account")
+
+
+async def create(db: AsyncSession, ws: Workspace) -> Workspace:
+    ws.name_lower = ws.name.lower()
+    async with conflict_as(db, _taken(ws.name)):
+        db.add(ws)
+    return ws
+
+
+async def get(db: AsyncSession, account_id: str, ws_id: str) -> Workspace | None:
+    ws = await db.get(Workspace, ws_id)
+    return ws if ws is not None and ws.account_id == account_id else None
+
+
+async def get_by_name(db: AsyncSession, account_id: str, name: str) -> Workspace | None:
+    query = select(Workspace).where(Workspace.account_id == account_id, Workspace.name_lower == name.lower())
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def get_any(db: AsyncSession, ws_id: str) -> Workspace | None:
+    return await db.get(Workspace, ws_id)
+
+
+async def list_for(db: AsyncSession, account_id: str, limit: int, offset: int) -> tuple[list[Workspace], int]:
+    where = Workspace.account_id == account_id
+    total = (await db.execute(select(func.count()).select_from(Workspace).where(where))).scalar_one()
+    query = select(Workspace).where(where).order_by(Workspace.created_at.desc(), Workspace.id)
+    return list((await db.execute(query.limit(limit).offset(offset))).scalars()), int(total)
+
+
+async def rename(db: AsyncSession, ws: Workspace, name: str) -> None:
+    async with conflict_as(db, _taken(name)):
+        ws.name = name
+        ws.name_lower = name.lower()
+
+
+async def delete(db: AsyncSession, ws: Workspace) -> None:
+    await db.delete(ws)
+    await db.flush()
+
+
+async def take_lease(db: AsyncSession, ws_id: str, session_id: str) -> bool:
+    """Attach `session_id` to the workspace if nothing else holds it. True when taken."""
+    result = await db.execute(
+        update(Workspace)
+        .where(Workspace.id == ws_id, Workspace.active_session_id.is_(None))
+        .values(active_session_id=session_id, last_session_id=session_id)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+async def release_lease(db: AsyncSession, ws_id: str, session_id: str) -> None:
+    """Detach `session_id`; a no-op when another session (or none) holds the lease."""
+    await db.execute(
+        update(Workspace)
+        .where(Workspace.id == ws_id, Workspace.active_session_id == session_id)
+        .values(active_session_id=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
