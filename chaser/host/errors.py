@@ -1,13 +1,13 @@
 """Errors of the host daemon. Each carries its wire code and HTTP status; `api.py` maps them once.
 
-    DaemonError
-    ├── NotFound (404): VmNotFound, DiskNotFound, FileNotFound, ImageNotFound
-    ├── Conflict (409): VmExists, DiskExists, DiskBusy, VmNotRunning
-    ├── BadRequest (400): InvalidRequest
-    ├── TooLarge (413)
-    ├── AgentUnavailable (503): the agent did not connect, or its link dropped mid-op
-    ├── RuntimeFailed (500): runsc (or another runtime) failed
-    └── AgentError (500 unless the agent's code maps to one of the above)
+DaemonError
+├── NotFound (404): VmNotFound, DiskNotFound, FileNotFound, ImageNotFound
+├── Conflict (409): VmExists, DiskExists, DiskBusy, VmNotRunning
+├── BadRequest (400): InvalidRequest
+├── TooLarge (413)
+├── AgentUnavailable (503): the agent did not connect, or its link dropped mid-op
+├── RuntimeFailed (500): runsc (or another runtime) failed
+└── AgentError (500 unless the agent's code maps to one of the above)
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+
 from chaser.host.errors import RuntimeFailed
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.gvisor.spec import build_spec

@@ -1,0 +1,331 @@
+"""The VMs of this host: create, stop, observe, recover after a crash. Ops go through `ops.py`.
+
+Crash safety rests on three habits:
+1. `state.json` is written (atomically) before anything is allocated, so every allocation has a
+   record a restarted daemon can find and undo.
+2. Sandboxes run detached from the daemon (see the gVisor driver), so a daemon crash leaves them
+   running; `recover()` re-listens on their sockets and adopts those whose agent comes back.
+3. Every failure path calls `_destroy`, which releases everything in reverse and tolerates
+   things that were never made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from chaser.host.agent_link import AgentLink
+from chaser.host.disks import DiskStore, mounted_under, unmount_path
+from chaser.host.errors import (
+    AgentUnavailable,
+    DaemonError,
+    DiskBusy,
+    DiskNotFound,
+    RuntimeFailed,
+    VmExists,
+    VmNotFound,
+    VmNotRunning,
+)
+from chaser.host.images import ImageCache
+from chaser.host.layout import Layout, check_id, write_json
+from chaser.host.runtimes.base import BootRequest, Runtime, SandboxStatus
+from chaser.host.wire import DiskInfo, VmInfo, VmSpec, VmState
+
+log = logging.getLogger(__name__)
+
+AGENT_DIR = Path(__file__).resolve().parent.parent / "agent"
+BOOT_TIMEOUT_S = 15.0
+ADOPT_TIMEOUT_S = 5.0
+RECONNECT_GRACE_S = 3.0
+
+
+class VmRecord(BaseModel):
+    """What `vms/<id>/state.json` holds."""
+
+    spec: VmSpec
+    created_at: float
+    runtime: str
+    accel: str
+    rootfs: str
+    agent_token: str
+    phase: Literal["booting", "running", "stopped"] = "booting"
+    exit_reason: str | None = None
+
+
+@dataclass
+class Vm:
+    record: VmRecord
+    link: AgentLink
+    # Serialises lifecycle changes (boot, stop, marking exited) of this VM.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def vm_id(self) -> str:
+        return self.record.spec.vm_id
+
+
+class VmManager:
+    def __init__(self, layout: Layout, runtime: Runtime, images: ImageCache, disks: DiskStore) -> None:
+        self.layout = layout
+        self.runtime = runtime
+        self.images = images
+        self.disks = disks
+        self._vms: dict[str, Vm] = {}
+        # Guards the check-then-claim of a vm_id and of a disk between concurrent creates.
+        self._claim_lock = asyncio.Lock()
+
+    # ---- queries
+
+    def attached_to(self, disk_id: str) -> str | None:
+        for vm in self._vms.values():
+            if vm.record.spec.disk_id == disk_id:
+                return vm.vm_id
+        return None
+
+    def disk_info(self, disk_id: str) -> DiskInfo:
+        return self.disks.info(disk_id, attached_to=self.attached_to(disk_id))
+
+    def count(self) -> int:
+        return len(self._vms)
+
+    def _get(self, vm_id: str) -> Vm:
+        vm = self._vms.get(vm_id)
+        if vm is None:
+            raise VmNotFound(f"no vm {vm_id!r} on this host")
+        return vm
+
+    async def info(self, vm_id: str) -> VmInfo:
+        vm = self._get(vm_id)
+        return self._info(vm, await self._observe(vm, None))
+
+    async def list(self) -> list[VmInfo]:
+        try:
+            statuses: dict[str, SandboxStatus] | None = await self.runtime.list()
+        except RuntimeFailed:
+            statuses = None
+        infos = []
+        for vm in list(self._vms.values()):
+            known = None if statuses is None else statuses.get(vm.vm_id, SandboxStatus.ABSENT)
+            infos.append(self._info(vm, await self._observe(vm, known, ask=statuses is not None)))
+        return infos
+
+    async def _observe(self, vm: Vm, known: SandboxStatus | None, ask: bool = True) -> VmState:
+        record = vm.record
+        if record.phase == "stopped":
+            return VmState.STOPPED
+        if record.phase == "booting":
+            return VmState.UNKNOWN
+        if vm.link.connected:
+            return VmState.RUNNING
+        status = known if known is not None else (await self.runtime.state(vm.vm_id) if ask else None)
+        if status in (SandboxStatus.STOPPED, SandboxStatus.ABSENT):
+            await self._mark_exited(
+                vm, "sandbox exited" if status is SandboxStatus.STOPPED else "sandbox vanished"
+            )
+            return VmState.STOPPED
+        if status is SandboxStatus.RUNNING and await vm.link.wait_connected(0.0):
+            return VmState.RUNNING
+        return VmState.UNKNOWN  # running but the agent is away (mid-reconnect), or runsc unsure
+
+    async def _mark_exited(self, vm: Vm, reason: str) -> None:
+        async with vm.lock:
+            if vm.record.phase != "running":
+                return
+            tail = _console_tail(self.layout.vm_dir(vm.vm_id) / "console.log")
+            vm.record.phase = "stopped"
+            vm.record.exit_reason = f"{reason}: {tail}" if tail else reason
+            self._save(vm.record)
+
+    def _info(self, vm: Vm, state: VmState) -> VmInfo:
+        spec = vm.record.spec
+        return VmInfo(
+            vm_id=spec.vm_id,
+            state=state,
+            runtime=vm.record.runtime,
+            accel=vm.record.accel,
+            image=spec.image,
+            disk_id=spec.disk_id,
+            created_at=vm.record.created_at,
+            exit_reason=vm.record.exit_reason,
+            labels=spec.labels,
+        )
+
+    async def ready_link(self, vm_id: str) -> AgentLink:
+        """The VM's agent link, waiting out a short reconnect; errors say why there is none."""
+        vm = self._get(vm_id)
+        if vm.link.connected:
+            return vm.link
+        if vm.record.phase == "running" and await vm.link.wait_connected(RECONNECT_GRACE_S):
+            return vm.link
+        if await self._observe(vm, None) is VmState.STOPPED:
+            raise VmNotRunning(f"vm {vm_id!r} is stopped ({vm.record.exit_reason})")
+        raise AgentUnavailable(f"vm {vm_id!r}: the agent is not connected")
+
+    # ---- lifecycle
+
+    def _save(self, record: VmRecord) -> None:
+        write_json(self.layout.vm_dir(record.spec.vm_id) / "state.json", record.model_dump(mode="json"))
+
+    async def create(self, spec: VmSpec) -> VmInfo:
+        check_id("vm_id", spec.vm_id)
+        rootfs = self.images.resolve(spec.image)
+        async with self._claim_lock:
+            if spec.vm_id in self._vms or self.layout.vm_dir(spec.vm_id).exists():
+                raise VmExists(f"vm {spec.vm_id!r} already exists on this host")
+            if spec.disk_id is not None:
+                if not self.disks.exists(spec.disk_id):
+                    raise DiskNotFound(f"no disk {spec.disk_id!r}")
+                owner = self.attached_to(spec.disk_id)
+                if owner is not None:
+                    raise DiskBusy(f"disk {spec.disk_id!r} is attached to vm {owner!r}")
+            record = VmRecord(
+                spec=spec,
+                created_at=time.time(),
+                runtime=self.runtime.name,
+                accel=self.runtime.accel,
+                rootfs=str(rootfs),
+                agent_token=secrets.token_urlsafe(24),
+            )
+            vm_dir = self.layout.vm_dir(spec.vm_id)
+            vm_dir.mkdir(parents=True)
+            self._save(record)  # before any allocation: a crash from here on is recoverable
+            vm = Vm(record, AgentLink(spec.vm_id, vm_dir / "sock" / "agent.sock", record.agent_token))
+            self._vms[spec.vm_id] = vm
+        async with vm.lock:
+            try:
+                await self._boot(vm)
+            except BaseException as exc:
+                log.warning("vm %s: create failed, cleaning up: %r", spec.vm_id, exc)
+                await asyncio.shield(self._destroy(vm))
+                if isinstance(exc, DaemonError | asyncio.CancelledError):
+                    raise
+                raise RuntimeFailed(f"vm {spec.vm_id!r}: {exc!r}") from exc
+        return self._info(vm, VmState.RUNNING)
+
+    async def _boot(self, vm: Vm) -> None:
+        spec, vm_dir = vm.record.spec, self.layout.vm_dir(vm.vm_id)
+        await vm.link.listen()
+        workspace = await self.disks.mount(spec.disk_id) if spec.disk_id else None
+        await self.runtime.boot(
+            BootRequest(
+                vm_id=spec.vm_id,
+                rootfs=Path(vm.record.rootfs),
+                bundle_dir=vm_dir / "bundle",
+                agent_dir=AGENT_DIR,
+                socket_dir=vm.link.socket_path.parent,
+                workspace_dir=workspace,
+                agent_token=vm.record.agent_token,
+                console_log=vm_dir / "console.log",
+                env=spec.env,
+                vcpus=spec.vcpus,
+                memory_mib=spec.memory_mib,
+            )
+        )
+        if not await vm.link.wait_connected(BOOT_TIMEOUT_S):
+            tail = _console_tail(vm_dir / "console.log")
+            raise AgentUnavailable(
+                f"vm {vm.vm_id!r}: the agent did not connect within {BOOT_TIMEOUT_S:.0f}s {tail}"
+            )
+        vm.record.phase = "running"
+        self._save(vm.record)
+
+    async def stop(self, vm_id: str) -> None:
+        """Destroy the VM and release its disk. Idempotent."""
+        vm = self._vms.get(vm_id)
+        if vm is None:
+            check_id("vm_id", vm_id)
+            if self.layout.vm_dir(vm_id).exists():  # a leftover no live record points at
+                await self._destroy_leftover(vm_id)
+            return
+        async with vm.lock:
+            await self._destroy(vm)
+
+    async def _destroy(self, vm: Vm) -> None:
+        """Release everything a VM may hold, in reverse order; each step tolerates absence."""
+        vm_id = vm.vm_id
+        await vm.link.close()
+        await self.runtime.stop(vm_id)
+        if vm.record.spec.disk_id:
+            await self.disks.unmount(vm.record.spec.disk_id)
+        shutil.rmtree(self.layout.vm_dir(vm_id), ignore_errors=True)
+        if self._vms.get(vm_id) is vm:
+            del self._vms[vm_id]
+
+    async def _destroy_leftover(self, vm_id: str) -> None:
+        await self.runtime.stop(vm_id)
+        shutil.rmtree(self.layout.vm_dir(vm_id), ignore_errors=True)
+
+    async def close(self) -> None:
+        """Daemon shutdown: stop listening, leave every sandbox running for the next daemon."""
+        for vm in list(self._vms.values()):
+            await vm.link.close()
+
+    # ---- recovery
+
+    async def recover(self) -> None:
+        """Adopt what survived a daemon crash; destroy what cannot be adopted."""
+        self.layout.ensure()
+        try:
+            statuses = await self.runtime.list()
+        except RuntimeFailed as exc:
+            log.error("recover: cannot list sandboxes: %s", exc)
+            statuses = {}
+        candidates: list[Vm] = []
+        for vm_dir in sorted(p for p in self.layout.vms.iterdir() if p.is_dir()):
+            vm_id = vm_dir.name
+            try:
+                record = VmRecord.model_validate_json((vm_dir / "state.json").read_text())
+            except (OSError, ValueError) as exc:
+                log.warning("recover: vm %s has no readable state (%r): destroying", vm_id, exc)
+                await self._destroy_leftover(vm_id)
+                continue
+            vm = Vm(record, AgentLink(vm_id, vm_dir / "sock" / "agent.sock", record.agent_token))
+            self._vms[vm_id] = vm
+            if record.phase == "running" and statuses.get(vm_id) is SandboxStatus.RUNNING:
+                await vm.link.listen()
+                candidates.append(vm)
+            else:
+                log.warning(
+                    "recover: vm %s (%s, sandbox %s): destroying", vm_id, record.phase, statuses.get(vm_id)
+                )
+                await self._destroy(vm)
+        adopted = await asyncio.gather(*(vm.link.wait_connected(ADOPT_TIMEOUT_S) for vm in candidates))
+        for vm, ok in zip(candidates, adopted, strict=True):
+            if ok:
+                log.info("recover: adopted vm %s", vm.vm_id)
+            else:
+                log.warning("recover: vm %s: agent did not come back: destroying", vm.vm_id)
+                await self._destroy(vm)
+        for vm_id in statuses:
+            if vm_id not in self._vms:
+                log.warning("recover: sandbox %s has no vm record: deleting", vm_id)
+                with contextlib.suppress(RuntimeFailed):
+                    await self.runtime.stop(vm_id)
+        in_use = {
+            self.layout.mount_dir(vm.record.spec.disk_id)
+            for vm in self._vms.values()
+            if vm.record.spec.disk_id
+        }
+        for point in mounted_under(self.layout.mnt):
+            if point not in in_use:
+                log.warning("recover: unmounting orphan %s", point)
+                await unmount_path(point)
+                with contextlib.suppress(OSError):
+                    point.rmdir()
+
+
+def _console_tail(path: Path, limit: int = 600) -> str:
+    try:
+        data = path.read_bytes()[-limit:]
+    except OSError:
+        return ""
+    return data.decode(errors="replace").strip()
