@@ -77,7 +77,14 @@ class AgentLink:
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()  # stale socket of a previous daemon
-        self._server = await asyncio.start_unix_server(self._on_connect, path=str(self.socket_path))
+        # sun_path holds 108 bytes; a deep state_dir can exceed that, so bind through a short
+        # /proc/self/fd/<dir> alias of the socket's directory instead.
+        dir_fd = os.open(self.socket_path.parent, os.O_PATH | os.O_DIRECTORY)
+        try:
+            path = f"/proc/self/fd/{dir_fd}/{self.socket_path.name}"
+            self._server = await asyncio.start_unix_server(self._on_connect, path=path)
+        finally:
+            os.close(dir_fd)
         os.chmod(self.socket_path, 0o600)
 
     async def wait_connected(self, timeout: float) -> bool:
