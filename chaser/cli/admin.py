@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from chaser.settings import ServerSettings
 
 app = typer.Typer(help="Operator commands (direct database access).", no_args_is_help=True)
@@ -20,6 +24,23 @@ def _settings(data_dir: Path | None) -> ServerSettings:
     from chaser.settings import ServerSettings
 
     return ServerSettings(data_dir=data_dir) if data_dir is not None else ServerSettings()
+
+
+@asynccontextmanager
+async def _database(settings: ServerSettings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A migrated database for one command: creates the SQLite data dir when needed."""
+    from chaser.store.db import make_engine, make_sessionmaker
+    from chaser.store.migrate import migrate as do_migrate
+
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        await do_migrate(engine)
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @app.command("create-user")
@@ -52,20 +73,49 @@ def create_user(
 
 async def _create_user(settings: ServerSettings, email: str, new_key: bool) -> dict[str, str]:
     from chaser.domain.accounts import create_user as create
-    from chaser.store.db import make_engine, make_sessionmaker
-    from chaser.store.migrate import migrate
 
-    url = settings.resolved_database_url()
-    if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)
+    async with _database(settings) as sessionmaker, sessionmaker() as db:
+        made = await create(db, email, new_key_if_exists=new_key)
+    return {"user_id": made.user.id, "account_id": made.account.id, "key": made.secret}
+
+
+@app.command("create-key")
+def create_key(
+    email: Annotated[str, typer.Option("--email", help="An existing user")],
+    account: Annotated[
+        str, typer.Option("--account", help="Account id or exact name the user is a member of")
+    ],
+    name: Annotated[str | None, typer.Option("--name", help="A label for the key")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory [default: .chaser]")
+    ] = None,
+) -> None:
+    """Create a full-access key for a member, bound to that account (how members of an
+    organization get a key for it). Prints one JSON object:
+    {"id", "key", "key_prefix", "account_id", "user_id", "scopes", "full_access"}."""
+    from chaser.domain.errors import ChaserError
+
+    async def run() -> dict[str, object]:
+        from chaser.domain.accounts import create_member_key
+
+        async with _database(_settings(data_dir)) as sessionmaker, sessionmaker() as db:
+            key, secret = await create_member_key(db, email, account, name)
+            return {
+                "id": key.id,
+                "key": secret,
+                "key_prefix": key.key_prefix,
+                "account_id": key.account_id,
+                "user_id": key.user_id,
+                "scopes": [],
+                "full_access": True,
+            }
+
     try:
-        await migrate(engine)
-        async with make_sessionmaker(engine)() as db:
-            made = await create(db, email, new_key_if_exists=new_key)
-        return {"user_id": made.user.id, "account_id": made.account.id, "key": made.secret}
-    finally:
-        await engine.dispose()
+        result = asyncio.run(run())
+    except ChaserError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(result))
 
 
 @app.command()
@@ -77,18 +127,8 @@ def migrate(
     """Apply database migrations (the server also does this at start)."""
 
     async def run() -> None:
-        from chaser.store.db import make_engine
-        from chaser.store.migrate import migrate as do_migrate
-
-        settings = _settings(data_dir)
-        url = settings.resolved_database_url()
-        if url.startswith("sqlite"):
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(url)
-        try:
-            await do_migrate(engine)
-        finally:
-            await engine.dispose()
+        async with _database(_settings(data_dir)):
+            pass
 
     asyncio.run(run())
     typer.echo("database is up to date")

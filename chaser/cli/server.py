@@ -143,10 +143,13 @@ def run_server(*, data_dir: Path | None, host: str | None, port: int | None, run
     settings.data_dir = settings.data_dir.resolve()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per host call (every reconcile pass) would drown the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     host_dir = settings.data_dir / "host"
     token = host_token(host_dir)
-    host_port = free_port()
+    # CHASER_HOST_PORT pins the daemon's port (tests use it); otherwise any free port.
+    host_port = int(os.environ.get("CHASER_HOST_PORT") or free_port())
     host_url = f"http://127.0.0.1:{host_port}"
     argv = [
         sys.executable,

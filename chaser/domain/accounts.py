@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chaser.domain.errors import AccountNotFound, EmailTaken, UserNotFound
+from chaser.domain.errors import AccountNotFound, EmailTaken, MemberNotFound, UserNotFound
 from chaser.domain.keys import mint
 from chaser.domain.names import validate_email, validate_name
 from chaser.domain.principal import Principal
@@ -66,3 +66,20 @@ async def create_organization(db: AsyncSession, who: Principal, name: str) -> tu
     await user_store.add_membership(db, account.id, user_id, "owner")
     key, secret = await mint(db, account.id, f"{name} owner key", [], user_id=user_id)
     return account, key, secret
+
+
+async def create_member_key(
+    db: AsyncSession, email: str, account: str, name: str | None = None
+) -> tuple[ApiKey, str]:
+    """Operator path (`chaser admin create-key`): a full-access key for an existing member of
+    `account` (id or exact name), bound to that account. The API can't do this for anyone but
+    the caller, because a key only ever acts in the account it was made in."""
+    user = await user_store.get_by_email(db, validate_email(email))
+    if user is None:
+        raise UserNotFound(f"no user with email {email!r}")
+    target = await account_store.get(db, account) or await account_store.get_by_exact_name(db, account)
+    if target is None:
+        raise AccountNotFound(f"no account {account!r}")
+    if await user_store.get_membership(db, target.id, user.id) is None:
+        raise MemberNotFound(f"{email} is not a member of {target.name!r}; add them first")
+    return await mint(db, target.id, name or "admin key", [], user_id=user.id)

@@ -37,21 +37,24 @@ class Host:
             await c.aclose()
 
 
-PASS_THROUGH: dict[str, type[errors.ChaserError]] = {
-    "file_not_found": errors.FileNotFound,
-    "too_large": errors.TooLarge,
-    "concurrency_limit": errors.ConcurrencyLimit,
-    "invalid_request": errors.InvalidRequest,
-    "invalid_field": errors.InvalidField,
-}
-
-
 def translate(exc: HostError) -> errors.ChaserError:
+    """By the daemon's code first, then by its status: a 4xx about the request (a directory
+    where a file was expected, an unknown user, ...) is the caller's `invalid_request`; anything
+    else is the host's failure (502)."""
     if exc.code == "agent_unavailable":
         return errors.HostUnavailable(f"the session's guest agent is not reachable: {exc.message}")
-    cls = PASS_THROUGH.get(exc.code)
-    if cls is not None:
-        return cls(exc.message)
+    if exc.code == "file_not_found":
+        return errors.FileNotFound(exc.message)
+    if exc.code == "too_large" or exc.status == 413:
+        return errors.TooLarge(exc.message)
+    if exc.code == "concurrency_limit" or exc.status == 429:
+        return errors.ConcurrencyLimit(exc.message)
+    if exc.code == "no_space" or exc.status == 507:
+        return errors.InvalidRequest(f"no space left on the disk: {exc.message}")
+    if exc.status == 400:
+        return errors.InvalidRequest(exc.message)
+    if exc.status == 403:
+        return errors.Forbidden(f"permission denied inside the session: {exc.message}")
     return errors.HostFailure(f"host daemon error {exc.code}: {exc.message}")
 
 

@@ -59,7 +59,7 @@ async def _open_sandbox(db: AsyncSession, who: Principal, session_id: str) -> Se
 
 async def _vm_gone(db: AsyncSession, host: Host, s: Session, exc: HostError) -> None:
     """The host no longer has the VM: reconcile, and tell the caller the session is closed."""
-    if exc.code == "vm_not_found":
+    if exc.code in ("vm_not_found", "vm_not_running"):
         await reconcile(db, host, s)
         raise SessionNotOpen("the session's VM has exited; create a new session") from exc
 

@@ -108,7 +108,7 @@ async def create(db: AsyncSession, host: Host, who: Principal, spec: SessionSpec
         ws = await resolve(db, who, spec.workspace)
         if ws.session_type != spec.session_type:
             raise InvalidField(
-                f"workspace: {ws.name!r} is a {ws.session_type} workspace; "
+                f"session_type: workspace {ws.name!r} has session_type {ws.session_type!r}; "
                 f"a {spec.session_type} session needs a {spec.session_type} workspace"
             )
         live = await _live_session_of(db, host, ws)

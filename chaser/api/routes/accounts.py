@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chaser.api.deps import Db, FullAccess, Principal
+from chaser.api.deps import Db, FullAccess, Paging, Principal
 from chaser.api.schemas.accounts import AccountOut, KeyCreated, OrganizationCreate, OrganizationCreated
+from chaser.api.schemas.common import Page, page_of
 from chaser.domain import accounts
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 @router.get("")
-async def list_(who: Principal, db: Db) -> list[AccountOut]:
+async def list_(who: Principal, db: Db, page: Paging) -> Page[AccountOut]:
     """Accounts the caller's user belongs to, with their role in each."""
-    return [AccountOut.of(a, role) for a, role in await accounts.list_accounts(db, who)]
+    return page_of([AccountOut.of(a, role) for a, role in await accounts.list_accounts(db, who)], page)
 
 
 @router.get("/current")

@@ -2,17 +2,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chaser.api.deps import Db, FullAccess, Principal
+from chaser.api.deps import Db, FullAccess, Paging, Principal
 from chaser.api.schemas.accounts import MemberCreate, MemberOut, MemberUpdate
-from chaser.api.schemas.common import Deleted
+from chaser.api.schemas.common import Deleted, Page, page_of
 from chaser.domain import members
 
 router = APIRouter(prefix="/v1/accounts/current/members", tags=["members"])
 
 
 @router.get("")
-async def list_(who: Principal, db: Db) -> list[MemberOut]:
-    return [MemberOut.of(m, u) for m, u in await members.list_members(db, who)]
+async def list_(who: Principal, db: Db, page: Paging) -> Page[MemberOut]:
+    return page_of([MemberOut.of(m, u) for m, u in await members.list_members(db, who)], page)
 
 
 @router.post("", status_code=201)

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from chaser.api.deps import Db, FullAccess, Requires
+from chaser.api.deps import Db, FullAccess, Paging, Requires
 from chaser.api.schemas.accounts import KeyCreate, KeyCreated, ServiceAccountCreate, ServiceAccountOut
-from chaser.api.schemas.common import Deleted
+from chaser.api.schemas.common import Deleted, Page, page_of
 from chaser.domain import service_accounts
 from chaser.domain.principal import Principal
 
@@ -14,8 +14,10 @@ router = APIRouter(prefix="/v1/accounts/current/service-accounts", tags=["servic
 
 
 @router.get("")
-async def list_(who: FullAccess, db: Db) -> list[ServiceAccountOut]:
-    return [ServiceAccountOut.of(sa) for sa in await service_accounts.list_service_accounts(db, who)]
+async def list_(who: FullAccess, db: Db, page: Paging) -> Page[ServiceAccountOut]:
+    return page_of(
+        [ServiceAccountOut.of(sa) for sa in await service_accounts.list_service_accounts(db, who)], page
+    )
 
 
 @router.post("", status_code=201)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,3 +23,13 @@ class Page(BaseModel, Generic[T]):
 class Deleted(BaseModel):
     deleted: bool = True
     id: str
+
+
+def page_of(items: list[T], page: Any) -> Page[T]:
+    """A page cut from a short list that was loaded whole (accounts, members, service accounts)."""
+    return Page(
+        data=items[page.offset : page.offset + page.limit],
+        count=len(items),
+        limit=page.limit,
+        offset=page.offset,
+    )
