@@ -230,13 +230,23 @@ class VmManager:
                 memory_mib=spec.memory_mib,
             )
         )
-        if not await vm.link.wait_connected(BOOT_TIMEOUT_S):
+        if not await self._wait_agent(vm):
             tail = _console_tail(vm_dir / "console.log")
             raise AgentUnavailable(
                 f"vm {vm.vm_id!r}: the agent did not connect within {BOOT_TIMEOUT_S:.0f}s {tail}"
             )
         vm.record.phase = "running"
         self._save(vm.record)
+
+    async def _wait_agent(self, vm: Vm) -> bool:
+        """Wait for HELLO, giving up early if the sandbox exits first (e.g. the agent crashed)."""
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if await vm.link.wait_connected(min(0.5, max(0.0, deadline - time.monotonic()))):
+                return True
+            if await self.runtime.state(vm.vm_id) in (SandboxStatus.STOPPED, SandboxStatus.ABSENT):
+                return vm.link.connected
+        return vm.link.connected
 
     async def stop(self, vm_id: str) -> None:
         """Destroy the VM and release its disk. Idempotent."""
