@@ -72,7 +72,9 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"host daemon exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"host daemon exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 r = httpx.get(f"{self.url}/info", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=1)
                 if r.status_code == 200:

@@ -22,12 +22,16 @@ pytestmark = [pytest.mark.gvisor, pytest.mark.anyio]
 async def test_disk_persists_across_vms(daemon: Daemon) -> None:
     client = daemon.client()
     disk = await client.create_disk(DiskSpec(disk_id="ws1", size_bytes=10 * 1024**3))
-    assert disk.size_bytes == 10 * 1024**3 and disk.allocated_bytes < 64 * 1024**2 and disk.attached_to is None
+    assert (
+        disk.size_bytes == 10 * 1024**3 and disk.allocated_bytes < 64 * 1024**2 and disk.attached_to is None
+    )
     assert await client.create_disk(DiskSpec(disk_id="ws1", size_bytes=10 * 1024**3)) == disk  # idempotent
 
     await client.create_vm(VmSpec(vm_id="one", disk_id="ws1"))
     assert (await client.get_disk("ws1")).attached_to == "one"
-    write = await client.exec("one", ExecRequest(command="echo persisted > /workspace/note && stat -c %U .", user="user"))
+    write = await client.exec(
+        "one", ExecRequest(command="echo persisted > /workspace/note && stat -c %U .", user="user")
+    )
     assert write.output.strip() == "user", "the workspace root belongs to the default user"
     await client.write_file("one", "/workspace/blob", b"\x01" * 4_000_000)
 

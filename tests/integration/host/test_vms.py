@@ -33,17 +33,23 @@ async def test_create_exec_files_stop(daemon: Daemon) -> None:
     print(f"\ncreate_vm: {(time.perf_counter() - started) * 1000:.0f} ms")
     assert vm.state is VmState.RUNNING and vm.runtime == "gvisor" and vm.labels == {"session_id": "s1"}
 
-    result = await client.exec("vm-a", ExecRequest(command='echo "$FROM_SPEC $X"; pwd; id -un', env={"X": "1"}))
+    result = await client.exec(
+        "vm-a", ExecRequest(command='echo "$FROM_SPEC $X"; pwd; id -un', env={"X": "1"})
+    )
     assert result.output.split() == ["yes", "1", "/workspace", "root"]
     assert result.exit_code == 0 and result.pid is not None
 
-    as_user = await client.exec("vm-a", ExecRequest(command="id -u; echo $HOME; cat", user="user", stdin="in"))
+    as_user = await client.exec(
+        "vm-a", ExecRequest(command="id -u; echo $HOME; cat", user="user", stdin="in")
+    )
     assert as_user.output.split() == ["1000", "/home/user", "in"]
 
     timed = await client.exec("vm-a", ExecRequest(command="sleep 20", timeout_ms=300))
     assert timed.timed_out and timed.exit_code is None
 
-    big = await client.exec("vm-a", ExecRequest(command="head -c 100000 /dev/zero | tr '\\0' x", max_output_bytes=10))
+    big = await client.exec(
+        "vm-a", ExecRequest(command="head -c 100000 /dev/zero | tr '\\0' x", max_output_bytes=10)
+    )
     assert big.output == "x" * 10 and big.output_truncated
 
     samples = []
