@@ -10,18 +10,19 @@ Usage: .venv/bin/python bench/session_create.py [--runs 20]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 from _harness import percentiles, report, running_server
 
 
 def base_rootfs() -> str:
-    out = subprocess.run(
-        ["bash", "images/build-base.sh", "--print-rootfs"], check=True, capture_output=True, text=True
-    )
-    return out.stdout.strip().splitlines()[-1]
+    """The root filesystem sessions boot from (`images/build-base.sh` points `base` at it)."""
+    cache = Path(os.environ.get("CHASER_IMAGE_CACHE", "/var/cache/chaser/images"))
+    return str((cache / "base" / "rootfs").resolve(strict=True))
 
 
 def bare_runsc(rootfs: str, runs: int) -> list[float]:
