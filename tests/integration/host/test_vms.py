@@ -117,3 +117,19 @@ async def test_exited_sandbox_is_reported_stopped(daemon: Daemon) -> None:
     await client.stop_vm("dies")
     assert daemon.runsc_ids() == [] and daemon.vm_dirs() == []
     await client.aclose()
+
+
+async def test_memory_limit_is_enforced(daemon: Daemon) -> None:
+    client = daemon.client()
+    await client.create_vm(VmSpec(vm_id="small", memory_mib=256))
+    meminfo = await client.exec("small", ExecRequest(command="head -1 /proc/meminfo"))
+    assert meminfo.output.split()[1] == str(256 * 1024)
+    # gVisor has no in-sandbox OOM killer: past the limit the whole sandbox is killed.
+    with pytest.raises(HostError):
+        await client.exec("small", ExecRequest(command="python3 -c 'x = bytearray(400 << 20)'"))
+    deadline = time.monotonic() + 10
+    while (vm := await client.get_vm("small")).state is not VmState.STOPPED and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert vm.state is VmState.STOPPED
+    await client.stop_vm("small")
+    await client.aclose()

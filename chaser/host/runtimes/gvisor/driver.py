@@ -8,6 +8,8 @@ Sandboxes are started with `run --detach` in their own session, so they outlive 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -28,9 +30,12 @@ class GvisorRuntime:
     name = "gvisor"
     accel = "ptrace"
 
-    def __init__(self, root_dir: Path, runsc: str = "runsc") -> None:
+    def __init__(self, root_dir: Path, runsc: str = "runsc", cgroups: bool = True) -> None:
         self._root = root_dir
         self._binary = runsc
+        self._cgroups = cgroups
+        # Two daemons (two state dirs) may both run a VM called "x": keep their cgroups apart.
+        self._cgroup_parent = "/chaser/" + hashlib.sha256(str(root_dir.resolve()).encode()).hexdigest()[:10]
         root_dir.mkdir(parents=True, exist_ok=True)
 
     def _global_flags(self) -> list[str]:
@@ -40,7 +45,8 @@ class GvisorRuntime:
             "--network=none",
             "--host-uds=all",
             "--overlay2=root:memory",
-            "--ignore-cgroups",
+            # runsc's own cgroup v1 handling works on this hybrid layout (crun's does not).
+            *(["--cpu-num-from-quota"] if self._cgroups else ["--ignore-cgroups"]),
         ]
 
     async def _runsc(self, *args: str, check: bool = True) -> tuple[int, str, str]:
@@ -69,7 +75,8 @@ class GvisorRuntime:
         request.bundle_dir.mkdir(parents=True, exist_ok=True)
         config = request.bundle_dir / "config.json"
         tmp = config.with_suffix(".tmp")
-        tmp.write_text(json.dumps(build_spec(request), indent=1))
+        cgroups_path = f"{self._cgroup_parent}/{request.vm_id}" if self._cgroups else None
+        tmp.write_text(json.dumps(build_spec(request, cgroups_path), indent=1))
         os.replace(tmp, config)
         # The sandbox inherits this file as the container's stdout/stderr (the console log).
         # runsc's own stderr goes there too: a pipe would be inherited by the detached sandbox
@@ -104,6 +111,15 @@ class GvisorRuntime:
             state = await self.state(vm_id)
             if state is not SandboxStatus.ABSENT:
                 raise RuntimeFailed(f"runsc delete {vm_id} failed ({code}): {err.strip()[-2000:]}")
+        self._prune_cgroup_parent()
+
+    def _prune_cgroup_parent(self) -> None:
+        """runsc removes a sandbox's own cgroup; drop our per-daemon parent once it is empty."""
+        if not self._cgroups:
+            return
+        for controller in Path("/sys/fs/cgroup").glob("*"):
+            with contextlib.suppress(OSError):  # non-empty, absent, or not a cgroup v1 hierarchy
+                (controller / self._cgroup_parent.lstrip("/")).rmdir()
 
     async def list(self) -> dict[str, SandboxStatus]:
         _, out, _ = await self._runsc("list", "--format=json")

@@ -46,7 +46,9 @@ def _bind(source: str, destination: str, *, readonly: bool) -> dict[str, Any]:
     }
 
 
-def build_spec(boot: BootRequest) -> dict[str, Any]:
+def build_spec(boot: BootRequest, cgroups_path: str | None = None) -> dict[str, Any]:
+    """`cgroups_path` set: runsc enforces memory_mib (the whole sandbox is OOM-killed past it, and
+    /proc/meminfo shows it) and vcpus as a CPU quota. None: the limits are only recorded."""
     env = {**BASE_ENV, **boot.env, ENV_SOCKET: DEFAULT_SOCKET, ENV_TOKEN: boot.agent_token}
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -90,7 +92,7 @@ def build_spec(boot: BootRequest) -> dict[str, Any]:
         "annotations": {"dev.chaser.vm_id": boot.vm_id},
         "linux": {
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-            # Recorded for runsc; not enforced while the daemon runs with --ignore-cgroups.
+            **({"cgroupsPath": cgroups_path} if cgroups_path else {}),
             "resources": {
                 "memory": {"limit": boot.memory_mib * 1024 * 1024},
                 "cpu": {"quota": boot.vcpus * 100000, "period": 100000},
