@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chaser.agent import AGENT_VERSION
 from chaser.host import ops
-from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy
+from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy, TooLarge
 from chaser.host.vms import VmManager
 from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
 
@@ -112,7 +112,7 @@ def create_app(vms: VmManager, token: str, host_id: str) -> FastAPI:
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_FILE_BYTES:
-                return _error(413, "too_large", f"file bodies are limited to {MAX_FILE_BYTES} bytes")  # type: ignore[return-value]
+                raise TooLarge(f"file bodies are limited to {MAX_FILE_BYTES} bytes")
         return await ops.write_file(vms, vm_id, path, bytes(body), user=user)
 
     @router.get("/vms/{vm_id}/files")

@@ -107,10 +107,6 @@ class AgentError(DaemonError):
         super().__init__(message)
         self.agent_code = code
 
-    @property
-    def wire_code(self) -> str:
-        return self.agent_code
-
 
 # Agent codes that mean the same as a daemon error, so the wire code and status line up.
 AGENT_CODE_STATUS = {
