@@ -58,3 +58,7 @@ class HostSettings(BaseSettings):
     token: str = ""
     runtime: str = "auto"
     image_cache: Path = DEFAULT_IMAGE_CACHE
+    warm_pool_size: int = Field(
+        default=2, ge=0, description="booted spares kept ready for ephemeral sessions"
+    )
+    max_vms: int = Field(default=64, ge=1, description="VMs this host runs at most; more answer 429")

@@ -6,6 +6,8 @@ from `chaser.host.errors`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chaser.agent import AGENT_VERSION
 from chaser.host import ops
 from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy, TooLarge
+from chaser.host.pool import WarmPool
 from chaser.host.vms import VmManager
 from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
 
@@ -29,14 +32,19 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def create_app(vms: VmManager, token: str, host_id: str) -> FastAPI:
+def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None = None) -> FastAPI:
     if not token:
         raise ValueError("the host daemon needs a token (CHASER_HOST_TOKEN)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await vms.recover()
+        refill = asyncio.create_task(pool.run()) if pool else None
         yield
+        if refill:
+            refill.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refill
         await vms.close()  # sandboxes keep running; the next daemon adopts them
 
     async def authenticate(request: Request) -> None:

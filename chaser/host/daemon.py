@@ -14,6 +14,7 @@ from chaser.host.api import create_app
 from chaser.host.disks import DiskStore
 from chaser.host.images import ImageCache
 from chaser.host.layout import Layout
+from chaser.host.pool import WarmPool
 from chaser.host.runtimes.base import Runtime
 from chaser.host.runtimes.gvisor.driver import GvisorRuntime, runsc_available
 from chaser.host.vms import VmManager
@@ -40,14 +41,17 @@ def build(settings: HostSettings) -> tuple[VmManager, str]:
     layout = Layout(settings.state_dir)
     layout.ensure()
     runtime = pick_runtime(settings, layout)
-    manager = VmManager(layout, runtime, ImageCache(settings.image_cache), DiskStore(layout))
+    manager = VmManager(
+        layout, runtime, ImageCache(settings.image_cache), DiskStore(layout), max_vms=settings.max_vms
+    )
     return manager, layout.host_id()
 
 
 def serve(settings: HostSettings) -> None:
     """Run the host daemon until SIGTERM/SIGINT. Recovers (adopts or cleans up) VMs first."""
     manager, host_id = build(settings)
-    app = create_app(manager, settings.token, host_id)
+    pool = WarmPool(manager, size=settings.warm_pool_size, max_vms=settings.max_vms)
+    app = create_app(manager, settings.token, host_id, pool=pool)
     config = uvicorn.Config(
         app,
         host=settings.listen_host,

@@ -88,6 +88,13 @@ class TooLarge(DaemonError):
     status = 413
 
 
+class ConcurrencyLimit(DaemonError):
+    """This host runs as many VMs as its budget allows; try again when one has stopped."""
+
+    code = "concurrency_limit"
+    status = 429
+
+
 class AgentUnavailable(DaemonError):
     code = "agent_unavailable"
     status = 503

@@ -23,7 +23,7 @@ async def exec_command(vms: VmManager, vm_id: str, request: ExecRequest) -> Exec
         {
             "command": request.command,
             "cwd": request.cwd,
-            "env": request.env,
+            "env": {**vms.spec_env(vm_id), **request.env},
             "user": request.user,
             "timeout_ms": request.timeout_ms,
             "max_output_bytes": request.max_output_bytes,

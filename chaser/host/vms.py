@@ -27,6 +27,7 @@ from chaser.host.agent_link import AgentLink
 from chaser.host.disks import DiskStore, mounted_under, unmount_path
 from chaser.host.errors import (
     AgentUnavailable,
+    ConcurrencyLimit,
     DaemonError,
     DiskBusy,
     DiskNotFound,
@@ -59,6 +60,11 @@ class VmRecord(BaseModel):
     agent_token: str
     phase: Literal["booting", "running", "stopped"] = "booting"
     exit_reason: str | None = None
+    # The runtime's own id for the sandbox. It differs from vm_id once a warm-pool VM has been
+    # handed out: the sandbox keeps the pool id it was booted with. Empty means vm_id.
+    sandbox_id: str = ""
+    # Booted ahead of demand by the warm pool and not yet handed out; invisible to the API.
+    pooled: bool = False
 
 
 @dataclass
@@ -72,16 +78,26 @@ class Vm:
     def vm_id(self) -> str:
         return self.record.spec.vm_id
 
+    @property
+    def sandbox_id(self) -> str:
+        return self.record.sandbox_id or self.record.spec.vm_id
+
 
 class VmManager:
-    def __init__(self, layout: Layout, runtime: Runtime, images: ImageCache, disks: DiskStore) -> None:
+    def __init__(
+        self, layout: Layout, runtime: Runtime, images: ImageCache, disks: DiskStore, max_vms: int = 64
+    ) -> None:
         self.layout = layout
+        self.max_vms = max_vms
         self.runtime = runtime
         self.images = images
         self.disks = disks
         self._vms: dict[str, Vm] = {}
-        # Guards the check-then-claim of a vm_id and of a disk between concurrent creates.
+        # Guards the check-then-claim of a vm_id and of a disk between concurrent creates, and
+        # the hand-out of a pooled VM (so one spare is never given to two sessions).
         self._claim_lock = asyncio.Lock()
+        # Set when the warm pool should look again (a spare was taken or a VM stopped).
+        self.pool_changed = asyncio.Event()
 
     # ---- queries
 
@@ -95,11 +111,22 @@ class VmManager:
         return self.disks.info(disk_id, attached_to=self.attached_to(disk_id))
 
     def count(self) -> int:
+        """VMs handed out to sessions (the warm pool's spares are not counted)."""
+        return sum(1 for vm in self._vms.values() if not vm.record.pooled)
+
+    def count_all(self) -> int:
         return len(self._vms)
+
+    def pooled(self) -> list[Vm]:
+        return [vm for vm in self._vms.values() if vm.record.pooled]
+
+    def spec_env(self, vm_id: str) -> dict[str, str]:
+        """The session's env, applied to every exec (a pooled VM booted before it was known)."""
+        return dict(self._get(vm_id).record.spec.env)
 
     def _get(self, vm_id: str) -> Vm:
         vm = self._vms.get(vm_id)
-        if vm is None:
+        if vm is None or vm.record.pooled:
             raise VmNotFound(f"no vm {vm_id!r} on this host")
         return vm
 
@@ -114,7 +141,9 @@ class VmManager:
             statuses = None
         infos = []
         for vm in list(self._vms.values()):
-            known = None if statuses is None else statuses.get(vm.vm_id, SandboxStatus.ABSENT)
+            if vm.record.pooled:
+                continue
+            known = None if statuses is None else statuses.get(vm.sandbox_id, SandboxStatus.ABSENT)
             infos.append(self._info(vm, await self._observe(vm, known, ask=statuses is not None)))
         return infos
 
@@ -126,7 +155,7 @@ class VmManager:
             return VmState.UNKNOWN
         if vm.link.connected:
             return VmState.RUNNING
-        status = known if known is not None else (await self.runtime.state(vm.vm_id) if ask else None)
+        status = known if known is not None else (await self.runtime.state(vm.sandbox_id) if ask else None)
         if status in (SandboxStatus.STOPPED, SandboxStatus.ABSENT):
             await self._mark_exited(
                 vm, "sandbox exited" if status is SandboxStatus.STOPPED else "sandbox vanished"
@@ -175,12 +204,18 @@ class VmManager:
     def _save(self, record: VmRecord) -> None:
         write_json(self.layout.vm_dir(record.spec.vm_id) / "state.json", record.model_dump(mode="json"))
 
-    async def create(self, spec: VmSpec) -> VmInfo:
+    async def create(self, spec: VmSpec, pooled: bool = False) -> VmInfo:
         check_id("vm_id", spec.vm_id)
         rootfs = self.images.resolve(spec.image)
+        if not pooled and spec.disk_id is None:
+            handed_out = await self._hand_out(spec)
+            if handed_out is not None:
+                return handed_out
         async with self._claim_lock:
             if spec.vm_id in self._vms or self.layout.vm_dir(spec.vm_id).exists():
                 raise VmExists(f"vm {spec.vm_id!r} already exists on this host")
+            if not pooled and self.count() >= self.max_vms:
+                raise ConcurrencyLimit(f"this host runs its maximum of {self.max_vms} VMs; stop one first")
             if spec.disk_id is not None:
                 if not self.disks.exists(spec.disk_id):
                     raise DiskNotFound(f"no disk {spec.disk_id!r}")
@@ -194,6 +229,7 @@ class VmManager:
                 accel=self.runtime.accel,
                 rootfs=str(rootfs),
                 agent_token=secrets.token_urlsafe(24),
+                pooled=pooled,
             )
             vm_dir = self.layout.vm_dir(spec.vm_id)
             vm_dir.mkdir(parents=True)
@@ -210,6 +246,34 @@ class VmManager:
                     raise
                 raise RuntimeFailed(f"vm {spec.vm_id!r}: {exc!r}") from exc
         return self._info(vm, VmState.RUNNING)
+
+    async def _hand_out(self, spec: VmSpec) -> VmInfo | None:
+        """Give a booted spare from the warm pool this VM's identity; None when none fits."""
+        async with self._claim_lock:
+            if spec.vm_id in self._vms or self.layout.vm_dir(spec.vm_id).exists():
+                raise VmExists(f"vm {spec.vm_id!r} already exists on this host")
+            vm = next((v for v in self.pooled() if _fits(v, spec)), None)
+            if vm is None:
+                return None
+            pool_id = vm.vm_id
+            record = vm.record.model_copy(
+                update={"spec": spec, "pooled": False, "sandbox_id": vm.sandbox_id, "created_at": time.time()}
+            )
+            # Record first, rename second: a crash between the two leaves a directory whose name
+            # does not match its record, which recover() destroys instead of adopting.
+            self._save_in(self.layout.vm_dir(pool_id), record)
+            self.layout.vm_dir(pool_id).rename(self.layout.vm_dir(spec.vm_id))
+            vm.record = record
+            vm.link.vm_id = spec.vm_id
+            vm.link.socket_path = self.layout.vm_dir(spec.vm_id) / "sock" / "agent.sock"
+            del self._vms[pool_id]
+            self._vms[spec.vm_id] = vm
+        self.pool_changed.set()
+        log.info("vm %s: handed out warm sandbox %s", spec.vm_id, vm.sandbox_id)
+        return self._info(vm, VmState.RUNNING)
+
+    def _save_in(self, vm_dir: Path, record: VmRecord) -> None:
+        write_json(vm_dir / "state.json", record.model_dump(mode="json"))
 
     async def _boot(self, vm: Vm) -> None:
         spec, vm_dir = vm.record.spec, self.layout.vm_dir(vm.vm_id)
@@ -244,14 +308,14 @@ class VmManager:
         while time.monotonic() < deadline:
             if await vm.link.wait_connected(min(0.5, max(0.0, deadline - time.monotonic()))):
                 return True
-            if await self.runtime.state(vm.vm_id) in (SandboxStatus.STOPPED, SandboxStatus.ABSENT):
+            if await self.runtime.state(vm.sandbox_id) in (SandboxStatus.STOPPED, SandboxStatus.ABSENT):
                 return vm.link.connected
         return vm.link.connected
 
     async def stop(self, vm_id: str) -> None:
         """Destroy the VM and release its disk. Idempotent."""
         vm = self._vms.get(vm_id)
-        if vm is None:
+        if vm is None or vm.record.pooled:
             check_id("vm_id", vm_id)
             if self.layout.vm_dir(vm_id).exists():  # a leftover no live record points at
                 await self._destroy_leftover(vm_id)
@@ -263,12 +327,21 @@ class VmManager:
         """Release everything a VM may hold, in reverse order; each step tolerates absence."""
         vm_id = vm.vm_id
         await vm.link.close()
-        await self.runtime.stop(vm_id)
+        await self.runtime.stop(vm.sandbox_id)
         if vm.record.spec.disk_id:
             await self.disks.unmount(vm.record.spec.disk_id)
         shutil.rmtree(self.layout.vm_dir(vm_id), ignore_errors=True)
         if self._vms.get(vm_id) is vm:
             del self._vms[vm_id]
+        self.pool_changed.set()
+
+    async def discard_spare(self, vm: Vm) -> None:
+        """Destroy a pooled VM that can no longer be handed out (its agent went away)."""
+        async with self._claim_lock:
+            if self._vms.get(vm.vm_id) is not vm or not vm.record.pooled:
+                return  # handed out meanwhile: it is a session's now
+            async with vm.lock:
+                await self._destroy(vm)
 
     async def _destroy_leftover(self, vm_id: str) -> None:
         await self.runtime.stop(vm_id)
@@ -298,9 +371,16 @@ class VmManager:
                 log.warning("recover: vm %s has no readable state (%r): destroying", vm_id, exc)
                 await self._destroy_leftover(vm_id)
                 continue
+            sandbox_id = record.sandbox_id or record.spec.vm_id
+            if record.pooled or record.spec.vm_id != vm_id:
+                # A spare of the old daemon's pool, or a hand-out cut short: nobody owns it.
+                log.info("recover: vm dir %s (sandbox %s) is not a session's: destroying", vm_id, sandbox_id)
+                await self.runtime.stop(sandbox_id)
+                shutil.rmtree(vm_dir, ignore_errors=True)
+                continue
             vm = Vm(record, AgentLink(vm_id, vm_dir / "sock" / "agent.sock", record.agent_token))
             self._vms[vm_id] = vm
-            if record.phase == "running" and statuses.get(vm_id) is SandboxStatus.RUNNING:
+            if record.phase == "running" and statuses.get(sandbox_id) is SandboxStatus.RUNNING:
                 await vm.link.listen()
                 candidates.append(vm)
             else:
@@ -315,8 +395,9 @@ class VmManager:
             else:
                 log.warning("recover: vm %s: agent did not come back: destroying", vm.vm_id)
                 await self._destroy(vm)
+        known_sandboxes = {vm.sandbox_id for vm in self._vms.values()}
         for vm_id in statuses:
-            if vm_id not in self._vms:
+            if vm_id not in known_sandboxes:
                 log.warning("recover: sandbox %s has no vm record: deleting", vm_id)
                 with contextlib.suppress(RuntimeFailed):
                     await self.runtime.stop(vm_id)
@@ -331,6 +412,16 @@ class VmManager:
                 await unmount_path(point)
                 with contextlib.suppress(OSError):
                     point.rmdir()
+
+
+def _fits(vm: Vm, spec: VmSpec) -> bool:
+    have = vm.record.spec
+    return (
+        vm.record.phase == "running"
+        and vm.link.connected
+        and (have.image, have.session_type, have.vcpus, have.memory_mib)
+        == (spec.image, spec.session_type, spec.vcpus, spec.memory_mib)
+    )
 
 
 def _console_tail(path: Path, limit: int = 600) -> str:

@@ -48,7 +48,9 @@ def _free_port() -> int:
 class Daemon:
     """One state dir; the daemon process on it can be killed and restarted."""
 
-    def __init__(self, image_cache: Path) -> None:
+    def __init__(self, image_cache: Path, warm_pool_size: int = 0) -> None:
+        # No spares unless a test asks: most tests count exactly the VMs they made.
+        self.warm_pool_size = warm_pool_size
         # Short path: agent sockets live under it.
         self.state_dir = Path(tempfile.mkdtemp(prefix="chs-", dir="/tmp"))
         self.image_cache = image_cache
@@ -64,6 +66,7 @@ class Daemon:
             "CHASER_HOST_PORT": str(self.port),
             "CHASER_HOST_TOKEN": TOKEN,
             "CHASER_HOST_IMAGE_CACHE": str(self.image_cache),
+            "CHASER_HOST_WARM_POOL_SIZE": str(self.warm_pool_size),
         }
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
