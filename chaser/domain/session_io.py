@@ -15,7 +15,8 @@ from chaser.domain.errors import (
 )
 from chaser.domain.host import Host, host_errors
 from chaser.domain.principal import Principal
-from chaser.domain.sessions import check_env, get_owned, reconcile
+from chaser.domain.sessions import SessionSpec, check_env, get_owned, reconcile
+from chaser.domain.sessions import create as create_session
 from chaser.host.client import HostError
 from chaser.host.wire import ExecRequest, ExecResult, FileInfo
 from chaser.store import workspaces as ws_store
@@ -64,9 +65,7 @@ async def _vm_gone(db: AsyncSession, host: Host, s: Session, exc: HostError) -> 
         raise SessionNotOpen("the session's VM has exited; create a new session") from exc
 
 
-async def exec_command(
-    db: AsyncSession, host: Host, who: Principal, session_id: str, spec: ExecSpec
-) -> ExecOutcome:
+def check_exec(spec: ExecSpec) -> None:
     if spec.background:
         raise InvalidRequest("background commands are not available on this server yet; omit `background`")
     if not spec.command.strip():
@@ -74,6 +73,12 @@ async def exec_command(
     if spec.timeout_ms is not None and not 1 <= spec.timeout_ms <= MAX_TIMEOUT_MS:
         raise InvalidField(f"timeout_ms: must be between 1 and {MAX_TIMEOUT_MS}")
     check_env("env", spec.env)
+
+
+async def exec_command(
+    db: AsyncSession, host: Host, who: Principal, session_id: str, spec: ExecSpec
+) -> ExecOutcome:
+    check_exec(spec)
     s = await _open_sandbox(db, who, session_id)
     request = ExecRequest(
         command=spec.command,
@@ -93,6 +98,37 @@ async def exec_command(
             await _vm_gone(db, host, s, exc)
             raise
     return ExecOutcome(session=s, workspace=ws, result=result)
+
+
+# A sandbox `POST /v1/exec` starts for an ephemeral call outlives the call (its id is returned for
+# follow-up commands) but not forever.
+PROVISIONED_TIMEOUT_S = 3_600
+
+
+async def exec_provisioned(
+    db: AsyncSession,
+    host: Host,
+    who: Principal,
+    spec: ExecSpec,
+    *,
+    workspace: str | None,
+    ephemeral: bool,
+    image: str | None,
+) -> ExecOutcome:
+    """`POST /v1/exec`: reuse the workspace's live sandbox or start one (ephemeral: a new one
+    with a one-hour lifetime), then run the command. Everything is validated before any VM starts."""
+    check_exec(spec)
+    session_spec = SessionSpec(
+        session_type="sandbox",
+        workspace=workspace,
+        ephemeral=ephemeral,
+        image=image,
+        timeout_s=PROVISIONED_TIMEOUT_S if ephemeral else None,
+    )
+    session, _ = await create_session(db, host, who, session_spec)
+    if session.status != "running":
+        raise SessionNotReady()
+    return await exec_command(db, host, who, session.id, spec)
 
 
 def _check_path(path: str) -> None:

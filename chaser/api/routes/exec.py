@@ -5,23 +5,36 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from chaser.api.deps import Db, HostDep, Requires
-from chaser.api.schemas.sessions import ExecCreate, ExecOut
+from chaser.api.schemas.sessions import ExecCreate, ExecOut, ProvisionedExecCreate
 from chaser.domain import session_io
 from chaser.domain.principal import Principal
 
-router = APIRouter(prefix="/v1/sessions", tags=["exec"])
+router = APIRouter(prefix="/v1", tags=["exec"])
+Executor = Annotated[Principal, Requires("exec.write")]
 
 
-@router.post("/{session_id}/exec")
-async def exec_(
-    session_id: str,
-    body: ExecCreate,
-    who: Annotated[Principal, Requires("exec.write")],
-    db: Db,
-    host: HostDep,
-) -> ExecOut:
+@router.post("/sessions/{session_id}/exec")
+async def exec_(session_id: str, body: ExecCreate, who: Executor, db: Db, host: HostDep) -> ExecOut:
     """Run a command to completion and return its combined output (capped at 1 MiB)."""
-    done = await session_io.exec_command(db, host, who, session_id, session_io.ExecSpec(**body.model_dump()))
+    done = await session_io.exec_command(db, host, who, session_id, _spec(body))
+    return _out(body, done)
+
+
+@router.post("/exec")
+async def exec_provisioned(body: ProvisionedExecCreate, who: Executor, db: Db, host: HostDep) -> ExecOut:
+    """Run a command in a workspace's sandbox (started or reused) or a new ephemeral one;
+    `session_id` in the answer names the sandbox for follow-up calls. Needs only `exec.write`."""
+    done = await session_io.exec_provisioned(
+        db, host, who, _spec(body), workspace=body.workspace, ephemeral=body.ephemeral, image=body.image
+    )
+    return _out(body, done)
+
+
+def _spec(body: ExecCreate) -> session_io.ExecSpec:
+    return session_io.ExecSpec(**body.model_dump(include=set(ExecCreate.model_fields)))
+
+
+def _out(body: ExecCreate, done: session_io.ExecOutcome) -> ExecOut:
     r = done.result
     return ExecOut(
         session_id=done.session.id,

@@ -108,6 +108,14 @@ class ExecCreate(Body):
     background: bool = Field(default=False, description="Not available yet: `true` is refused with 400")
 
 
+class ProvisionedExecCreate(ExecCreate):
+    workspace: str | None = Field(
+        default=None, description="Run in this workspace's sandbox (reused if live)"
+    )
+    ephemeral: bool = Field(default=False, description="Run in a new ephemeral sandbox (lives 1 h)")
+    image: str | None = Field(default=None, description="Ephemeral only")
+
+
 class ExecOut(BaseModel):
     session_id: str
     command: str
