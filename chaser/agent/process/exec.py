@@ -1,4 +1,5 @@
-"""`exec`: run `bash -c command` to completion, streaming its merged stdout+stderr as DATA.
+"""`exec`: run `bash -c command` (or its plain argv, see `argv.py`) to completion, streaming
+its merged stdout+stderr as DATA.
 
 Args: command, cwd (default /workspace, else the user's home), env, user, timeout_ms,
 max_output_bytes. The host's DATA/EOF frames on the channel are the child's stdin.
@@ -26,6 +27,7 @@ from typing import Any
 from ..channel import Channel
 from ..errors import BadRequest, Cancelled
 from ..protocol import Frame, FrameType
+from .argv import argv_for
 from .identity import child_env, resolve
 
 EXIT_DRAIN_S = 0.1
@@ -44,13 +46,14 @@ def exec_command(channel: Channel, args: dict[str, Any]) -> dict[str, Any]:
     timeout_ms = args.get("timeout_ms")
     max_output = int(args.get("max_output_bytes") or 1 << 20)
     switch_user = identity.uid != os.getuid()
+    env = child_env(identity, dict(args.get("env") or {}))
     proc = subprocess.Popen(
-        ["/bin/bash", "-c", command],
+        argv_for(command, env.get("PATH", "")),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=cwd,
-        env=child_env(identity, dict(args.get("env") or {})),
+        env=env,
         start_new_session=True,  # its own process group: the timeout kills the whole tree
         user=identity.uid if switch_user else None,
         group=identity.gid if switch_user else None,
