@@ -49,7 +49,13 @@ def _routes() -> list[tuple[str, str, dict[str, Any], str, int]]:
         ("PUT", "/v1/workspaces/no-such-ws/template", {"json": {"template": True}}, "workspaces.write", 404),
         ("DELETE", "/v1/workspaces/no-such-ws", {}, "workspaces.write", 404),
         ("GET", "/v1/keys", {}, "keys.read", 200),
-        ("POST", "/v1/keys", {"json": {"name": new_name("key")}}, "keys.write", 201),
+        (
+            "POST",
+            "/v1/keys",
+            {"json": {"name": new_name("key"), "scopes": ["keys.write"]}},
+            "keys.write",
+            201,
+        ),
         ("DELETE", f"/v1/keys/{sid}", {}, "keys.write", 404),
     ]
 
