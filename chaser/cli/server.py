@@ -27,7 +27,7 @@ from rich.console import Console
 from chaser.settings import ServerSettings
 
 log = logging.getLogger("chaser.server")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 PR_SET_PDEATHSIG = 1
 
 

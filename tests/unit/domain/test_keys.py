@@ -36,7 +36,7 @@ def test_scopes_are_validated_and_deduplicated() -> None:
         "sessions.read",
         "files.read",
     ]
-    with pytest.raises(InvalidField, match="root.everything"):
+    with pytest.raises(InvalidField, match=r"root\.everything"):
         normalize_scopes(["sessions.read", "root.everything"])
 
 

@@ -30,7 +30,7 @@ def test_good_names(name: str) -> None:
     ],
 )
 def test_bad_names_name_the_field(name: str) -> None:
-    with pytest.raises(InvalidField, match="^name: "):
+    with pytest.raises(InvalidField, match=r"^name: "):
         validate_name("name", name)
 
 
