@@ -3,14 +3,17 @@ lease is orphaned and no workspace file is lost. Each test owns its server and d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.factories import Api, create_session, create_workspace, expect, make_user, run
@@ -172,3 +175,47 @@ def test_kill_9_server_twice_then_clean_stop(runtime: None, spawn_server: Callab
         lambda: expect(api.get(f"/v1/sessions/{extra['id']}"), 200)["status"] in {"running", "terminated"}
     )
     assert_no_orphans(server, api)
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.4, 1.2])
+def test_kill_9_server_during_a_create(
+    runtime: None, spawn_server: Callable[[], Server], delay_s: float
+) -> None:
+    """A create cut short leaves no half-made session: after the restart it is running (and execs)
+    or terminated with a reason, its workspace is usable, and nothing is orphaned."""
+    server = spawn_server()
+    api = make_user(server).api
+    ws = create_workspace(api)
+    in_flight = threading.Thread(
+        target=_quietly, args=(api.post, "/v1/sessions"), kwargs={"json": {"workspace": ws["id"]}}
+    )
+    in_flight.start()
+    time.sleep(delay_s)
+    server.kill9()
+    in_flight.join()
+    server.start()
+
+    def settled() -> list[dict[str, Any]] | None:
+        found = expect(api.get("/v1/sessions"), 200)["data"]
+        return None if any(s["status"] == "creating" for s in found) else found or [{}]
+
+    for session in eventually(settled, what="no session left `creating`"):
+        if session.get("status") == "running":
+            assert run(api, session["id"], "echo alive")["output"] == "alive\n"
+        elif session:
+            assert session["termination_reason"] in {
+                "create_interrupted",
+                "create_failed",
+                "host_lost",
+                "vm_exited",
+            }
+    resp = api.post("/v1/sessions", json={"workspace": ws["id"]})
+    assert resp.status_code in (200, 201), resp.text
+    assert run(api, resp.json()["id"], "touch /workspace/ok && echo ok")["output"] == "ok\n"
+    assert_no_orphans(server, api)
+
+
+def _quietly(call: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Runs a request whose connection the test is about to cut (its outcome is checked later)."""
+    with contextlib.suppress(httpx.HTTPError):
+        call(*args, **kwargs)

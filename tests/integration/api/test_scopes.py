@@ -28,6 +28,8 @@ def _routes() -> list[tuple[str, str, dict[str, Any], str, int]]:
         ("DELETE", f"/v1/sessions/{sid}", {}, "sessions.write", 404),
         ("POST", "/v1/sessions/bulk-terminate", {"json": {"ids": [sid]}}, "sessions.write", 200),
         ("POST", f"/v1/sessions/{sid}/exec", {"json": {"command": "true"}}, "exec.write", 404),
+        # An empty command fails validation, so the right scope gets 400 and no sandbox starts.
+        ("POST", "/v1/exec", {"json": {"ephemeral": True, "command": ""}}, "exec.write", 400),
         (
             "POST",
             f"/v1/sessions/{sid}/upload",
