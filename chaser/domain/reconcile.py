@@ -29,7 +29,7 @@ async def recover_interrupted(sessionmaker: async_sessionmaker[AsyncSession], ho
         stuck = await session_store.list_with_status(db, ["creating"])
         await db.commit()
         for s in stuck:
-            await sessions._settle(db, host, s, "create_interrupted")
+            await sessions.settle(db, host, s, "create_interrupted")
     return len(stuck)
 
 

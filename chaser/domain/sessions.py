@@ -154,7 +154,7 @@ async def create(db: AsyncSession, host: Host, who: Principal, spec: SessionSpec
         with host_errors("session create"):
             info = await host.client.create_vm(spec_out)
     except BaseException:
-        await _settle(db, host, session, "create_failed")
+        await settle(db, host, session, "create_failed")
         raise
     if not await session_store.mark_running(db, session.id, info.runtime, info.accel, info.vm_id):
         # Terminated while the VM was booting: the terminate already ran; make sure the VM goes too.
@@ -228,7 +228,7 @@ async def reconcile(db: AsyncSession, host: Host, s: Session) -> Session:
     else:
         if vm.state != VmState.STOPPED:
             return s
-    await _settle(db, host, s, "vm_exited")
+    await settle(db, host, s, "vm_exited")
     return s
 
 
@@ -255,7 +255,7 @@ async def stop_and_mark(db: AsyncSession, host: Host, s: Session, reason: str) -
     await _mark(db, s, reason)
 
 
-async def _settle(db: AsyncSession, host: Host, s: Session, reason: str) -> None:
+async def settle(db: AsyncSession, host: Host, s: Session, reason: str) -> None:
     """Best-effort stop, then mark terminated: for VMs already dead or never born."""
     await db.commit()
     await _stop_quietly(host, s.host_vm_id or s.id)
