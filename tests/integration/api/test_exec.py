@@ -120,3 +120,18 @@ def test_exec_on_unknown_session_is_404(sandbox_user: User) -> None:
         "/v1/sessions/00000000-0000-4000-8000-000000000000/exec", json={"command": "true"}
     )
     expect_error(resp, 404, "session_not_found")
+
+
+@pytest.mark.parametrize("body", [{"user": "no-such-user"}, {"cwd": "/no/such/dir"}, {"cwd": "relative"}])
+def test_impossible_exec_context_is_a_clear_error(shell: tuple[Api, str], body: dict[str, Any]) -> None:
+    """Not pinned by decisions.md: either a 4xx error body or a completed command with a nonzero
+    exit code and a message; never a 500."""
+    api, sid = shell
+    resp = api.post(f"/v1/sessions/{sid}/exec", json={"command": "true", **body})
+    if resp.status_code == 200:
+        assert resp.json()["exit_code"] not in (0, None) and resp.json()["output"], resp.text
+    else:
+        assert resp.status_code == 400 and resp.json()["error"]["code"] in {
+            "invalid_field",
+            "invalid_request",
+        }, resp.text

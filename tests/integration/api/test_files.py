@@ -101,3 +101,22 @@ def test_files_on_a_terminated_session_are_409(sandbox_user: User) -> None:
     terminate(sandbox_user.api, session["id"])
     expect_error(upload(sandbox_user.api, session["id"], "/tmp/x", b"x"), 409, "session_not_open")
     expect_error(download(sandbox_user.api, session["id"], "/etc/hostname"), 409, "session_not_open")
+
+
+@pytest.mark.parametrize("path", ["/tmp/a\u0000b", "/tmp", "/proc/self/nope/x", "/" + "a" * 5000])
+def test_odd_upload_paths_are_client_errors(box: tuple[Api, str], path: str) -> None:
+    """A path the sandbox can't take is the caller's mistake: a 4xx error body, never a 5xx."""
+    api, sid = box
+    resp = upload(api, sid, path, b"x")
+    assert resp.status_code in (200, 400, 403, 404, 409), resp.text[:400]
+    if resp.status_code != 200:
+        assert set(resp.json()) == {"error"}, resp.text[:400]
+
+
+def test_upload_creates_missing_parent_directories_or_says_why(box: tuple[Api, str]) -> None:
+    api, sid = box
+    resp = upload(api, sid, "/tmp/new/deeper/file.txt", b"nested")
+    if resp.status_code == 200:
+        assert download(api, sid, "/tmp/new/deeper/file.txt").content == b"nested"
+    else:
+        assert resp.status_code in (400, 404) and resp.json()["error"]["code"] != "internal", resp.text

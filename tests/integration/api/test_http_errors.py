@@ -78,3 +78,42 @@ def test_list_envelope_and_defaults(user: User, path: str) -> None:
 )
 def test_unknown_ids_are_404(user: User, path: str, code: str) -> None:
     expect_error(user.api.get(path), 404, code)
+
+
+def test_chunked_oversize_body_is_413(user: User) -> None:
+    """No Content-Length (chunked): the 1 MiB cap must hold while reading, not only up front."""
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"name": "'
+        for _ in range(32):
+            yield b"x" * 65536
+        yield b'"}'
+
+    resp = user.api.post("/v1/workspaces", content=chunks(), headers={"Content-Type": "application/json"})
+    expect_error(resp, 413, "too_large")
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_json_without_json_content_type_never_500(user: User, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    resp = user.api.post("/v1/workspaces", content=b'{"name": "ct-test"}', headers=headers)
+    assert resp.status_code in (201, 400, 415), resp.text
+    if resp.status_code != 201:
+        assert set(resp.json()) == {"error"}, resp.text
+
+
+@pytest.mark.parametrize("value", [10**30, -(10**30), 1e308, float("inf")])
+def test_huge_numbers_are_invalid_field(user: User, value: float) -> None:
+    raw = (
+        b'{"ephemeral": true, "timeout_s": '
+        + (b"1e999" if value == float("inf") else str(value).encode())
+        + b"}"
+    )
+    resp = user.api.post("/v1/sessions", content=raw, headers={"Content-Type": "application/json"})
+    expect_error(resp, 400, "invalid_field")
+
+
+def test_name_with_trailing_newline_or_non_ascii_is_400(user: User) -> None:
+    for name in ("trailing\n", "w\u00f6rk", "tab\tname", "nul\u0000name"):
+        expect_error(user.api.post("/v1/workspaces", json={"name": name}), 400, "invalid_field")
+        expect_error(user.api.post("/v1/accounts/organizations", json={"name": name}), 400, "invalid_field")
