@@ -31,6 +31,7 @@ from chaser.api.routes import (
 )
 from chaser.domain import reconcile
 from chaser.domain.host import Host
+from chaser.domain.leases import Leases
 from chaser.settings import ServerSettings
 from chaser.store.db import make_engine, make_sessionmaker
 from chaser.store.migrate import migrate
@@ -65,25 +66,32 @@ def create_app(
     engine = make_engine(settings.resolved_database_url())
     host = Host.connect(host_url or default_url, host_token if host_token is not None else default_token)
     sessionmaker = make_sessionmaker(engine)
+    leases = Leases(sessionmaker)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine)
-        task: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
         if background:
             try:
                 recovered = await reconcile.recover_interrupted(sessionmaker, host)
                 if recovered:
                     log.warning("terminated %d session(s) interrupted while creating", recovered)
+                reaped = await leases.reap_dead_holders()
+                if reaped:
+                    log.warning("released %d connection lease(s) of a previous server process", reaped)
             except Exception:
                 log.exception("start-up recovery failed")
-            task = asyncio.create_task(
-                reconcile.run_forever(sessionmaker, host, settings.reconcile_interval_s)
+            tasks.append(
+                asyncio.create_task(
+                    reconcile.run_forever(sessionmaker, host, settings.reconcile_interval_s, leases)
+                )
             )
+            tasks.append(asyncio.create_task(leases.heartbeat_forever()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -101,6 +109,7 @@ def create_app(
     app.state.host = host
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
+    app.state.leases = leases
     errors.install(app)
     app.add_middleware(RequestContext)
     for module in (health, sessions, exec, files, workspaces, accounts, members, service_accounts, keys):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chaser.domain.auth import authenticate
 from chaser.domain.host import Host
+from chaser.domain.leases import Leases
 from chaser.domain.principal import Principal as PrincipalT
 from chaser.settings import ServerSettings
 
@@ -30,6 +31,14 @@ def _host(request: Request) -> Host:
 
 
 HostDep = Annotated[Host, Depends(_host)]
+
+
+def _leases(request: Request) -> Leases:
+    leases: Leases = request.app.state.leases
+    return leases
+
+
+LeasesDep = Annotated[Leases, Depends(_leases)]
 
 
 def _settings(request: Request) -> ServerSettings:

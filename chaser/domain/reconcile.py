@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chaser.domain import sessions
 from chaser.domain.errors import ChaserError
 from chaser.domain.host import Host
+from chaser.domain.leases import Leases
 from chaser.host.client import HostError
 from chaser.host.client import HostUnavailable as ClientUnavailable
 from chaser.host.wire import VmState
@@ -66,10 +67,19 @@ async def reconcile_once(sessionmaker: async_sessionmaker[AsyncSession], host: H
                     await host.client.stop_vm(vm_id)
 
 
-async def run_forever(sessionmaker: async_sessionmaker[AsyncSession], host: Host, interval_s: float) -> None:
+async def run_forever(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    host: Host,
+    interval_s: float,
+    leases: Leases | None = None,
+) -> None:
     while True:
         try:
             await reconcile_once(sessionmaker, host)
+            if leases is not None:
+                reaped = await leases.reap_stale()
+                if reaped:
+                    log.warning("reaped %d stale connection lease(s)", reaped)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -22,12 +22,14 @@ from chaser.domain.errors import (
     WorkspaceBusy,
 )
 from chaser.domain.host import Host, host_errors
+from chaser.domain.leases import Leases
 from chaser.domain.names import is_uuid
 from chaser.domain.principal import Principal
 from chaser.domain.workspaces import SESSION_TYPES, check_image, resolve
 from chaser.host.client import HostError
 from chaser.host.client import HostUnavailable as ClientUnavailable
 from chaser.host.wire import VmSpec, VmState
+from chaser.store import leases as lease_store
 from chaser.store import sessions as session_store
 from chaser.store import workspaces as ws_store
 from chaser.store.models import Session, Workspace, new_id, utcnow
@@ -233,18 +235,35 @@ async def reconcile(db: AsyncSession, host: Host, s: Session) -> Session:
 
 
 async def terminate(
-    db: AsyncSession, host: Host, who: Principal, session_id: str, *, force: bool = False
+    db: AsyncSession,
+    host: Host,
+    who: Principal,
+    session_id: str,
+    *,
+    force: bool = False,
+    leases: Leases | None = None,
 ) -> Session:
-    """Allowed from `creating` and `running`; on `terminated` it returns the session unchanged."""
+    """Allowed from `creating` and `running`; on `terminated` it returns the session unchanged.
+    With open connections only when `force` (which also ends this process's streams into it)."""
     s = await get_owned(db, who, session_id)
     if s.status == "terminated":
         return s
-    if s.active_connection_leases > 0 and not force:
-        raise ActiveConnections(
-            f"the session has {s.active_connection_leases} active connection(s); pass force=true to terminate"
-        )
+    await _check_connections(db, s, force)
     await stop_and_mark(db, host, s, "user_request")
+    if leases is not None:
+        leases.close_session(s.id)
     return s
+
+
+async def _check_connections(db: AsyncSession, s: Session, force: bool) -> None:
+    """409 `active_connections` unless `force`: counted now, not from the row loaded earlier."""
+    open_now = await lease_store.count(db, s.id)
+    await db.commit()
+    if open_now > 0 and not force:
+        raise ActiveConnections(
+            f"the session has {open_now} active connection(s) (PTY, streams, forwards); "
+            "close them or pass force=true to terminate"
+        )
 
 
 async def stop_and_mark(db: AsyncSession, host: Host, s: Session, reason: str) -> None:
@@ -264,6 +283,8 @@ async def settle(db: AsyncSession, host: Host, s: Session, reason: str) -> None:
 
 async def _mark(db: AsyncSession, s: Session, reason: str) -> None:
     await session_store.mark_terminated(db, s.id, reason, utcnow())
+    # The VM is gone, so are its streams: their rows go now (their holders' releases are no-ops).
+    await lease_store.remove_for_session(db, s.id)
     if s.workspace_id:
         await ws_store.release_lease(db, s.workspace_id, s.id)
     await db.commit()
@@ -291,6 +312,7 @@ async def bulk_terminate(
     all_sessions: bool,
     session_type: str | None,
     force: bool,
+    leases: Leases | None = None,
 ) -> BulkResult:
     if not ids and not workspaces and not all_sessions:
         raise InvalidRequest("name sessions to terminate: `ids`, `workspaces` or `all: true`")
@@ -322,9 +344,10 @@ async def bulk_terminate(
             continue
         try:
             if s.status != "terminated":
-                if s.active_connection_leases > 0 and not force:
-                    raise ActiveConnections()
+                await _check_connections(db, s, force)
                 await stop_and_mark(db, host, s, "bulk_terminate")
+                if leases is not None:
+                    leases.close_session(s.id)
             result.terminated.append(s.id)
         except ChaserError as exc:
             result.failed.append({"id": s.id, "code": exc.code, "message": exc.message})

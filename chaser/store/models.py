@@ -21,9 +21,11 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 # Stable constraint names so Alembic migrations look the same on every database.
 NAMING = {
@@ -153,6 +155,24 @@ class Workspace(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class ConnectionLease(Base):
+    """One open stream into a session (PTY socket, SSE stream, forwarded request or socket, tunnel).
+
+    Written when the stream opens and deleted when it ends, however it ends. The holder (the
+    server process) refreshes `heartbeat_at`; rows of a dead process are reaped (see
+    `chaser.domain.leases`). No foreign key: a lease never outlives the reaper anyway.
+    """
+
+    __tablename__ = "connection_leases"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # pty | stream | forward | websocket | tunnel
+    holder: Mapped[str] = mapped_column(String(128), index=True)  # "<hostname>/<pid>/<instance>"
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Session(Base):
     __tablename__ = "sessions"
 
@@ -176,5 +196,11 @@ class Session(Base):
     timeout_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     env: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     host_vm_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    active_connection_leases: Mapped[int] = mapped_column(Integer, default=0)
+    # Live count, read with the row: a correlated COUNT over `connection_leases`.
+    active_connection_leases: Mapped[int] = column_property(
+        select(func.count(ConnectionLease.id))
+        .where(ConnectionLease.session_id == id)
+        .correlate_except(ConnectionLease)
+        .scalar_subquery()
+    )
     created_by_key_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

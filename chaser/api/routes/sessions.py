@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from chaser.api.deps import Db, HostDep, Paging, Requires, SettingsDep
+from chaser.api.deps import Db, HostDep, LeasesDep, Paging, Requires, SettingsDep
 from chaser.api.schemas.common import Page
 from chaser.api.schemas.sessions import (
     BulkFailure,
@@ -61,7 +61,10 @@ async def list_(
 
 
 @router.post("/bulk-terminate")
-async def bulk_terminate(body: BulkTerminate, who: Writer, db: Db, host: HostDep) -> BulkTerminateOut:
+async def bulk_terminate(
+    body: BulkTerminate, who: Writer, db: Db, host: HostDep, leases: LeasesDep
+) -> BulkTerminateOut:
+    """Terminate many sessions; ones with open connections fail with `active_connections` unless `force`."""
     result = await sessions.bulk_terminate(
         db,
         host,
@@ -71,6 +74,7 @@ async def bulk_terminate(body: BulkTerminate, who: Writer, db: Db, host: HostDep
         all_sessions=body.all,
         session_type=body.session_type,
         force=body.force,
+        leases=leases,
     )
     return BulkTerminateOut(terminated=result.terminated, failed=[BulkFailure(**f) for f in result.failed])
 
@@ -87,7 +91,11 @@ async def terminate(
     db: Db,
     host: HostDep,
     settings: SettingsDep,
-    force: Annotated[bool, Query(description="Terminate even with active connections")] = False,
+    leases: LeasesDep,
+    force: Annotated[
+        bool, Query(description="Terminate even with active connections (and close them)")
+    ] = False,
 ) -> SessionOut:
-    """Destroy the VM. Idempotent: a terminated session is returned as is."""
-    return out(await sessions.terminate(db, host, who, session_id, force=force), settings)
+    """Destroy the VM. Idempotent: a terminated session is returned as is. With open connections
+    (PTY, command streams, forwards, tunnels) → 409 `active_connections` unless `force=true`."""
+    return out(await sessions.terminate(db, host, who, session_id, force=force, leases=leases), settings)
