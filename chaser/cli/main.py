@@ -1,5 +1,5 @@
-"""`chaser` command line. Heavy imports (FastAPI, SQLAlchemy, uvicorn) happen inside commands so
-`chaser --help` stays fast."""
+"""`chaser` command line. Heavy imports (FastAPI, SQLAlchemy, uvicorn, the SDK's httpx and
+websockets, rich) happen inside commands so `chaser --help` stays fast."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from chaser.cli import admin
+from chaser.cli import admin, exec, files, forward, sessions, shell
+from chaser.cli._client import Globals
 
 app = typer.Typer(
     name="chaser",
@@ -18,6 +19,34 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(admin.app, name="admin")
+app.add_typer(sessions.app, name="sessions")
+app.command("sandbox")(sessions.sandbox)
+app.command("shell")(shell.shell)
+app.command("exec")(exec.exec_)
+app.command("upload")(files.upload)
+app.command("download")(files.download)
+app.command("forward")(forward.forward)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Machine output (JSON) everywhere")] = False,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", envvar="CHASER_ACCOUNT", help="Account id, exact name or `personal`"),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", envvar="CHASER_API_URL", help="[default: http://127.0.0.1:8000]"),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="CHASER_API_KEY", help="An API key (sk_...)")
+    ] = None,
+) -> None:
+    """Chaser: sessions as microVMs, on your own machine."""
+    ctx.obj = Globals(json=json_, account=account, api_url=api_url, api_key=api_key)
+
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the database and host state live [default: .chaser]")
