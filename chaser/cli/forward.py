@@ -57,7 +57,7 @@ def forward(
 
 async def wait_for_port(chaser: AsyncClient, session_id: str, port: int, timeout_s: float) -> None:
     """Retries a tunnel until the guest port accepts (a refused one is closed by the server at once)."""
-    from chaser.sdk import ChaserError, Conflict, NotFound, Unauthorized
+    from chaser.sdk import ChaserError, ConnectionFailed, PortUnreachable, StreamClosed
 
     print(f"waiting for port {port} in {session_id} ...", file=sys.stderr)
     deadline = time.monotonic() + timeout_s
@@ -75,9 +75,7 @@ async def wait_for_port(chaser: AsyncClient, session_id: str, port: int, timeout
             finally:
                 with contextlib.suppress(Exception):
                     await tunnel.close()
-        except (NotFound, Unauthorized, Conflict):
-            raise
-        except ChaserError as exc:
+        except (PortUnreachable, StreamClosed, ConnectionFailed) as exc:
             last = exc.message
         await asyncio.sleep(delay)
         delay = min(delay * 1.5, 2.0)

@@ -14,6 +14,7 @@ alone when a code is present):
     ├── RateLimited                  rate_limited, concurrency_limit (429); `.retry_after`
     ├── ServerError                  internal, host_error and other 5xx
     │   └── HostUnavailable          host_unavailable (503)
+    ├── PortUnreachable              port_unreachable (502, or WebSocket close 4502): nothing listens
     ├── ConnectionFailed             the server could not be reached at all
     └── StreamClosed                 a WebSocket (PTY, tunnel) was refused or closed with an error
 """
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "PaymentRequired",
+    "PortUnreachable",
     "RateLimited",
     "ServerError",
     "StreamClosed",
@@ -110,6 +112,10 @@ class HostUnavailable(ServerError):
     """The host daemon is not reachable (503 `host_unavailable`)."""
 
 
+class PortUnreachable(ChaserError):
+    """Nothing listens on that port inside the sandbox (`port_unreachable`)."""
+
+
 class ConnectionFailed(ChaserError):
     """The API server could not be reached (connection refused, DNS, timeout)."""
 
@@ -132,6 +138,7 @@ _BY_CODE: dict[str, type[ChaserError]] = {
     "concurrency_limit": RateLimited,
     "host_unavailable": HostUnavailable,
     "host_error": ServerError,
+    "port_unreachable": PortUnreachable,
     "internal": ServerError,
 }
 
@@ -203,7 +210,9 @@ def error_for_close(close_code: int | None, reason: str) -> ChaserError:
     status = _CLOSE_STATUS.get(close_code or 0)
     code = _CLOSE_CODE.get(close_code or 0)
     cls: type[ChaserError] = StreamClosed
-    if status is not None:
+    if close_code == 4502:
+        cls = PortUnreachable
+    elif status is not None:
         cls = _class_for(code, status)
         if close_code == 4409:
             cls = Conflict
