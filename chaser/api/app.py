@@ -20,6 +20,7 @@ from chaser.api import errors
 from chaser.api.middleware import RequestContext
 from chaser.api.routes import (
     accounts,
+    commands,
     exec,
     files,
     health,
@@ -27,9 +28,11 @@ from chaser.api.routes import (
     members,
     service_accounts,
     sessions,
+    terminals,
+    tunnels,
     workspaces,
 )
-from chaser.domain import reconcile
+from chaser.domain import reconcile, tokens
 from chaser.domain.host import Host
 from chaser.domain.leases import Leases
 from chaser.settings import ServerSettings
@@ -110,8 +113,22 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.leases = leases
+    app.state.token_secret = tokens.load_secret(settings.data_dir)
     errors.install(app)
     app.add_middleware(RequestContext)
-    for module in (health, sessions, exec, files, workspaces, accounts, members, service_accounts, keys):
+    for module in (
+        health,
+        sessions,
+        exec,
+        commands,
+        terminals,
+        tunnels,
+        files,
+        workspaces,
+        accounts,
+        members,
+        service_accounts,
+        keys,
+    ):
         app.include_router(module.router)
     return app

@@ -30,6 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "concurrency_limit": 429,
     "internal": 500,
     "host_error": 502,
+    "port_unreachable": 502,
     "host_unavailable": 503,
 }
 

@@ -14,7 +14,8 @@ Each class carries a stable wire `code`; the HTTP status for a code lives in exa
     ├── TooLarge                too_large
     ├── ConcurrencyLimit        concurrency_limit
     ├── HostUnavailable         host_unavailable  the host daemon could not be reached
-    └── HostFailure             host_error        the host daemon answered with an error
+    ├── HostFailure             host_error        the host daemon answered with an error
+    └── PortUnreachable         port_unreachable  nothing listens on the forwarded port (502)
 """
 
 from __future__ import annotations
@@ -114,6 +115,20 @@ class FileNotFound(NotFound):
     default_message = "file not found"
 
 
+class CommandNotFound(NotFound):
+    """No background command with this id in the session (or its output has expired)."""
+
+    code = "command_not_found"
+    default_message = "command not found"
+
+
+class PtyNotFound(NotFound):
+    """No live terminal with this id in the session (exited, or its grace period ran out)."""
+
+    code = "pty_not_found"
+    default_message = "terminal not found; it exited or was detached for longer than the grace period"
+
+
 class Conflict(ChaserError):
     """The request clashes with the current state."""
 
@@ -179,6 +194,13 @@ class HostUnavailable(ChaserError):
 class HostFailure(ChaserError):
     code = "host_error"
     default_message = "the host daemon failed"
+
+
+class PortUnreachable(ChaserError):
+    """The forwarded port refused the connection: nothing listens on it inside the sandbox."""
+
+    code = "port_unreachable"
+    default_message = "nothing is listening on that port inside the session"
 
 
 def all_error_classes() -> list[type[ChaserError]]:

@@ -45,6 +45,12 @@ def translate(exc: HostError) -> errors.ChaserError:
         return errors.HostUnavailable(f"the session's guest agent is not reachable: {exc.message}")
     if exc.code == "file_not_found":
         return errors.FileNotFound(exc.message)
+    if exc.code == "command_not_found":
+        return errors.CommandNotFound(exc.message)
+    if exc.code == "pty_not_found":
+        return errors.PtyNotFound(exc.message)
+    if exc.code in ("port_refused", "port_unreachable"):
+        return errors.PortUnreachable(exc.message)
     if exc.code == "too_large" or exc.status == 413:
         return errors.TooLarge(exc.message)
     if exc.code == "concurrency_limit" or exc.status == 429:

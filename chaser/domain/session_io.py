@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,9 @@ from chaser.host.client import HostError
 from chaser.host.wire import ExecRequest, ExecResult, FileInfo
 from chaser.store import workspaces as ws_store
 from chaser.store.models import Session, Workspace
+
+if TYPE_CHECKING:
+    from chaser.host.wire import CommandInfo
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_OUTPUT_BYTES = 1024 * 1024
@@ -41,12 +45,15 @@ class ExecSpec:
 
 @dataclass
 class ExecOutcome:
+    """A finished command (`result`) or, with `background`, a started one (`command`)."""
+
     session: Session
     workspace: Workspace | None
-    result: ExecResult
+    result: ExecResult | None = None
+    command: CommandInfo | None = None
 
 
-async def _open_sandbox(db: AsyncSession, who: Principal, session_id: str) -> Session:
+async def open_sandbox(db: AsyncSession, who: Principal, session_id: str) -> Session:
     """The session, if it can take commands now: `running` and a sandbox."""
     s = await get_owned(db, who, session_id)
     if s.session_type != "sandbox":
@@ -58,7 +65,7 @@ async def _open_sandbox(db: AsyncSession, who: Principal, session_id: str) -> Se
     return s
 
 
-async def _vm_gone(db: AsyncSession, host: Host, s: Session, exc: HostError) -> None:
+async def vm_gone(db: AsyncSession, host: Host, s: Session, exc: HostError) -> None:
     """The host no longer has the VM: reconcile, and tell the caller the session is closed."""
     if exc.code in ("vm_not_found", "vm_not_running"):
         await reconcile(db, host, s)
@@ -66,8 +73,6 @@ async def _vm_gone(db: AsyncSession, host: Host, s: Session, exc: HostError) -> 
 
 
 def check_exec(spec: ExecSpec) -> None:
-    if spec.background:
-        raise InvalidRequest("background commands are not available on this server yet; omit `background`")
     if not spec.command.strip():
         raise InvalidField("command: must be a non-empty string")
     if spec.timeout_ms is not None and not 1 <= spec.timeout_ms <= MAX_TIMEOUT_MS:
@@ -79,7 +84,9 @@ async def exec_command(
     db: AsyncSession, host: Host, who: Principal, session_id: str, spec: ExecSpec
 ) -> ExecOutcome:
     check_exec(spec)
-    s = await _open_sandbox(db, who, session_id)
+    s = await open_sandbox(db, who, session_id)
+    if spec.background:
+        return await _start_background(db, host, s, spec)
     request = ExecRequest(
         command=spec.command,
         cwd=spec.cwd,
@@ -95,9 +102,25 @@ async def exec_command(
         try:
             result = await host.slow.exec(s.host_vm_id or s.id, request)
         except HostError as exc:
-            await _vm_gone(db, host, s, exc)
+            await vm_gone(db, host, s, exc)
             raise
     return ExecOutcome(session=s, workspace=ws, result=result)
+
+
+async def _start_background(db: AsyncSession, host: Host, s: Session, spec: ExecSpec) -> ExecOutcome:
+    """Start the command and return at once; `timeout_ms` does not apply (kill it instead)."""
+    ws = await ws_store.get_any(db, s.workspace_id) if s.workspace_id else None
+    await db.commit()
+    request = ExecRequest(
+        command=spec.command, cwd=spec.cwd, env=spec.env, stdin=spec.stdin, user=spec.user or "root"
+    )
+    with host_errors("start command"):
+        try:
+            info = await host.client.start_command(s.host_vm_id or s.id, request)
+        except HostError as exc:
+            await vm_gone(db, host, s, exc)
+            raise
+    return ExecOutcome(session=s, workspace=ws, command=info)
 
 
 # A sandbox `POST /v1/exec` starts for an ephemeral call outlives the call (its id is returned for
@@ -142,28 +165,41 @@ async def upload(
     _check_path(path)
     if len(content) > MAX_FILE_BYTES:
         raise TooLarge(f"file: at most {MAX_FILE_BYTES} bytes per upload")
-    s = await _open_sandbox(db, who, session_id)
+    s = await open_sandbox(db, who, session_id)
     await db.commit()
     with host_errors("upload"):
         try:
             return await host.client.write_file(s.host_vm_id or s.id, path, content)
         except HostError as exc:
-            await _vm_gone(db, host, s, exc)
+            await vm_gone(db, host, s, exc)
             raise
 
 
 async def download(db: AsyncSession, host: Host, who: Principal, session_id: str, path: str) -> bytes:
     _check_path(path)
-    s = await _open_sandbox(db, who, session_id)
+    s = await open_sandbox(db, who, session_id)
     await db.commit()
     with host_errors("download"):
         try:
             data = await host.client.read_file(s.host_vm_id or s.id, path, MAX_FILE_BYTES)
         except HostError as exc:
-            await _vm_gone(db, host, s, exc)
+            await vm_gone(db, host, s, exc)
             raise
     if len(data) > MAX_FILE_BYTES:
         raise TooLarge(
             f"path: the file is larger than {MAX_FILE_BYTES} bytes; downloads are capped at 16 MiB"
         )
     return data
+
+
+async def self_test(db: AsyncSession, host: Host, who: Principal, session_id: str) -> dict[str, Any]:
+    """What the sandbox offers (cwd, PATH, shell, tools, markers, agent version), from the guest."""
+    s = await open_sandbox(db, who, session_id)
+    await db.commit()
+    with host_errors("self-test"):
+        try:
+            report = await host.client.self_test(s.host_vm_id or s.id)
+        except HostError as exc:
+            await vm_gone(db, host, s, exc)
+            raise
+    return {**report, "session_id": s.id}

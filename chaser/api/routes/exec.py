@@ -15,7 +15,9 @@ Executor = Annotated[Principal, Requires("exec.write")]
 
 @router.post("/sessions/{session_id}/exec")
 async def exec_(session_id: str, body: ExecCreate, who: Executor, db: Db, host: HostDep) -> ExecOut:
-    """Run a command to completion and return its combined output (capped at 1 MiB)."""
+    """Run a command to completion and return its combined output (capped at 1 MiB), or with
+    `background: true` start it and return at once (`status: "running"`, `command_id`); its output
+    is then read from `GET .../commands/{command_id}/stream`."""
     done = await session_io.exec_command(db, host, who, session_id, _spec(body))
     return _out(body, done)
 
@@ -35,7 +37,24 @@ def _spec(body: ExecCreate) -> session_io.ExecSpec:
 
 
 def _out(body: ExecCreate, done: session_io.ExecOutcome) -> ExecOut:
+    if done.command is not None:
+        c = done.command
+        return ExecOut(
+            session_id=done.session.id,
+            command=body.command,
+            status="running",
+            background=True,
+            exit_code=None,
+            output="",
+            output_truncated=False,
+            command_id=c.command_id,
+            pid=c.pid,
+            workspace=done.workspace.name if done.workspace else None,
+            workspace_id=done.session.workspace_id,
+            ephemeral=done.session.ephemeral,
+        )
     r = done.result
+    assert r is not None
     return ExecOut(
         session_id=done.session.id,
         command=body.command,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from chaser.api.deps import Db, HostDep, LeasesDep, Paging, Requires, SettingsDep
 from chaser.api.schemas.common import Page
@@ -12,16 +12,20 @@ from chaser.api.schemas.sessions import (
     BulkTerminateOut,
     SessionCreate,
     SessionOut,
+    TokenCreate,
+    TokenOut,
+    TokenUrls,
 )
-from chaser.domain import sessions
+from chaser.domain import session_io, sessions, tokens
 from chaser.domain.principal import Principal
 from chaser.settings import ServerSettings
-from chaser.store.models import Session
+from chaser.store.models import Session, utcnow
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 Reader = Annotated[Principal, Requires("sessions.read")]
 Writer = Annotated[Principal, Requires("sessions.write")]
+Executor = Annotated[Principal, Requires("exec.write")]
 
 
 def out(s: Session, settings: ServerSettings) -> SessionOut:
@@ -99,3 +103,38 @@ async def terminate(
     """Destroy the VM. Idempotent: a terminated session is returned as is. With open connections
     (PTY, command streams, forwards, tunnels) → 409 `active_connections` unless `force=true`."""
     return out(await sessions.terminate(db, host, who, session_id, force=force, leases=leases), settings)
+
+
+@router.post("/{session_id}/self-test")
+async def self_test(session_id: str, who: Executor, db: Db, host: HostDep) -> dict[str, Any]:
+    """What the sandbox offers, reported from inside: cwd, PATH, shell, user, detected tools
+    (python3, git, node, ...), Chaser markers, agent version, OS, plus `session_id`."""
+    return await session_io.self_test(db, host, who, session_id)
+
+
+@router.post("/{session_id}/token")
+async def token(
+    session_id: str,
+    who: Executor,
+    db: Db,
+    host: HostDep,
+    settings: SettingsDep,
+    request: Request,
+    body: TokenCreate | None = None,
+) -> TokenOut:
+    """A signed, short-lived token for this session's gateway (`?chaser_token=`, then a cookie),
+    PTY and tunnels; it grants `exec.write` on this one session only."""
+    s = await session_io.open_sandbox(db, who, session_id)
+    await db.commit()
+    value, expires_at = tokens.issue(
+        request.app.state.token_secret, s.id, s.account_id, (body or TokenCreate()).ttl_s, utcnow()
+    )
+    session = out(s, settings)
+    return TokenOut(
+        token=value,
+        expires_at=expires_at,
+        urls=TokenUrls(
+            path_style=f"{session.endpoints.path_style}?chaser_token={value}",
+            subdomain_style=f"{session.endpoints.subdomain_style}?chaser_token={value}",
+        ),
+    )

@@ -105,7 +105,11 @@ class ExecCreate(Body):
     stdin: str | None = None
     timeout_ms: int | None = Field(default=None, description="1 to 3600000; default 60000")
     user: str | None = Field(default=None, description="Default `root`")
-    background: bool = Field(default=False, description="Not available yet: `true` is refused with 400")
+    background: bool = Field(
+        default=False,
+        description="Start and return at once (`command_id`); `timeout_ms` does not apply; "
+        "read the output from `GET /v1/sessions/{id}/commands/{command_id}/stream`",
+    )
 
 
 class ProvisionedExecCreate(ExecCreate):
@@ -120,7 +124,7 @@ class ExecOut(BaseModel):
     session_id: str
     command: str
     kind: Literal["exec"] = "exec"
-    status: Literal["completed", "timed_out"]
+    status: Literal["completed", "timed_out", "running"]
     background: bool = False
     exit_code: int | None
     output: str
@@ -135,3 +139,18 @@ class ExecOut(BaseModel):
 class UploadOut(BaseModel):
     path: str
     size: int
+
+
+class TokenCreate(Body):
+    ttl_s: int = Field(default=3600, description="Lifetime in seconds, 60 to 86400")
+
+
+class TokenUrls(BaseModel):
+    path_style: str
+    subdomain_style: str
+
+
+class TokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    urls: TokenUrls

@@ -18,6 +18,8 @@ EXPECTED = {
     "key_not_found": 404,
     "user_not_found": 404,
     "file_not_found": 404,
+    "command_not_found": 404,
+    "pty_not_found": 404,
     "name_taken": 409,
     "workspace_busy": 409,
     "session_not_ready": 409,
@@ -29,6 +31,7 @@ EXPECTED = {
     "concurrency_limit": 429,
     "internal": 500,
     "host_error": 502,
+    "port_unreachable": 502,
     "host_unavailable": 503,
 }
 
