@@ -18,6 +18,13 @@ CHASER_TEST_PG_BINDIR=$(pg_bindir)
 export CHASER_TEST_PG_BINDIR
 echo "test: PostgreSQL server binaries: $CHASER_TEST_PG_BINDIR"
 
+# The `chaser shell` e2e tests drive a real terminal through tmux.
+if ! command -v tmux >/dev/null; then
+  echo "test: installing tmux (terminal for the chaser shell e2e tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
+fi
+
 echo "test: running .venv/bin/pytest tests/"
 rc=0
 .venv/bin/pytest tests/ "$@" || rc=$?
