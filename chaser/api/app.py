@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from chaser.api import errors
+from chaser.api.gateway import Gateway
 from chaser.api.middleware import RequestContext
 from chaser.api.routes import (
     accounts,
@@ -116,6 +117,7 @@ def create_app(
     app.state.token_secret = tokens.load_secret(settings.data_dir)
     errors.install(app)
     app.add_middleware(RequestContext)
+    app.add_middleware(Gateway)  # outermost: forwarded bodies skip the API's body limits
     for module in (
         health,
         sessions,
