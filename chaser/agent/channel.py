@@ -26,9 +26,11 @@ class Channel:
 
     # inbound (reader thread)
     def deliver(self, frame: Frame) -> None:
+        # The frame first: an op reading its inbox sees the host's CLOSE (and its payload)
+        # before anything its cancel callback puts there.
+        self.inbox.put(frame)
         if frame.type is FrameType.CLOSE:
             self.cancel()
-        self.inbox.put(frame)
 
     def cancel(self) -> None:
         if self.cancelled.is_set():

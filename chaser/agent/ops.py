@@ -9,7 +9,18 @@ from .channel import Channel
 from .files.read import read_file
 from .files.write import write_file
 from .health import health, ping
+from .ports.connect import connect
+from .process.background import (
+    command_events,
+    command_get,
+    command_kill,
+    command_list,
+    command_start,
+    command_stdin,
+)
 from .process.exec import exec_command
+from .process.pty import pty, pty_list, pty_resize
+from .selftest import self_test
 
 Op = Callable[[Channel, dict[str, Any]], Any]
 
@@ -19,4 +30,15 @@ OPS: dict[str, Op] = {
     "exec": exec_command,
     "write_file": write_file,
     "read_file": read_file,
+    "pty": pty,
+    "pty_list": pty_list,
+    "pty_resize": pty_resize,
+    "command_start": command_start,
+    "command_list": command_list,
+    "command_get": command_get,
+    "command_events": command_events,
+    "command_stdin": command_stdin,
+    "command_kill": command_kill,
+    "connect": connect,
+    "self_test": self_test,
 }

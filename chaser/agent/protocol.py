@@ -10,7 +10,9 @@ One byte stream carries many channels. Each frame is a fixed 9-byte header follo
 A channel's life: host sends OPEN {"op", "args"} → both sides may send DATA (raw bytes) and EOF
 (half close: "no more DATA from me") → the agent sends EVENTs (json) while the op runs → the agent
 ends it with CLOSE {"result": ...} or CLOSE {"error": {"code", "message"}}. The host may send
-CLOSE first to cancel the op (an exec's process group is killed); the agent still answers CLOSE.
+CLOSE first to cancel the op (an exec's process group is killed; a pty detaches, and the CLOSE
+payload may say {"delivered": offset}); the agent still answers CLOSE. The host may also send
+EVENTs (json) to an op that reads them, e.g. {"type": "resize"} to a `pty`; ops that don't, ignore them.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ class FrameType(IntEnum):
     OPEN = 2  # host → agent: {"op", "args"}
     DATA = 3  # either way: raw bytes
     EOF = 4  # either way: no more DATA from the sender on this channel
-    EVENT = 5  # agent → host: json, op-specific (e.g. {"type": "exit", "code": 0})
-    CLOSE = 6  # agent → host: {"result"} | {"error"}; host → agent: cancel
+    EVENT = 5  # either way: json, op-specific (e.g. {"type": "exit", "code": 0}, {"type": "resize"})
+    CLOSE = 6  # agent → host: {"result"} | {"error"}; host → agent: cancel (payload optional)
 
 
 class ProtocolError(Exception):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import itertools
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -167,6 +168,27 @@ class AgentLink:
                 with contextlib.suppress(Exception):
                     conn.send(encode(FrameType.CLOSE, channel))
 
+    @contextlib.asynccontextmanager
+    async def stream(self, op: str, args: dict[str, Any] | None = None) -> AsyncIterator[Stream]:
+        """An open channel for a long-lived op (pty, connect, command_events). Leaving the block
+        before the agent's CLOSE sends CLOSE (with `stream.close_body`, if set): the op is
+        cancelled or, for a pty, detached."""
+        conn = self._conn
+        if conn is None:
+            raise AgentUnavailable(f"vm {self.vm_id}: the agent is not connected")
+        channel = next(self._ids)
+        stream = Stream(self.vm_id, op, conn, channel)
+        conn.channels[channel] = stream.queue
+        try:
+            conn.send(encode_json(FrameType.OPEN, channel, {"op": op, "args": args or {}}))
+            yield stream
+        finally:
+            conn.channels.pop(channel, None)
+            if not stream.closed and self._conn is conn:
+                payload = json.dumps(stream.close_body).encode() if stream.close_body else b""
+                with contextlib.suppress(Exception):
+                    conn.send(encode(FrameType.CLOSE, channel, payload))
+
     async def call(
         self,
         op: str,
@@ -206,6 +228,47 @@ class AgentLink:
                         raise AgentError(str(error.get("code", "agent_error")), str(error.get("message", "")))
                     reply.result = body.get("result")
                     return reply
+
+
+class Stream:
+    """The host's end of one long-lived channel: send DATA/EOF/EVENT, receive frames in order."""
+
+    def __init__(self, vm_id: str, op: str, conn: _Connection, channel: int) -> None:
+        self.vm_id = vm_id
+        self.op = op
+        self.channel = channel
+        self.queue: asyncio.Queue[Frame] = asyncio.Queue()
+        self.closed = False  # the agent sent CLOSE (or the link dropped)
+        self.close_body: dict[str, Any] | None = None
+        self._conn = conn
+
+    def send(self, data: bytes) -> None:
+        for start in range(0, len(data), DATA_CHUNK):
+            self._conn.send(encode(FrameType.DATA, self.channel, data[start : start + DATA_CHUNK]))
+
+    def send_eof(self) -> None:
+        self._conn.send(encode(FrameType.EOF, self.channel))
+
+    def send_event(self, body: dict[str, Any]) -> None:
+        self._conn.send(encode_json(FrameType.EVENT, self.channel, body))
+
+    async def drain(self) -> None:
+        await self._conn.writer.drain()
+
+    async def recv(self) -> Frame:
+        """The next frame from the agent. A CLOSE with an error raises `AgentError`; a dropped
+        link raises `AgentUnavailable`; a normal CLOSE is returned (and ends the stream)."""
+        frame = await self.queue.get()
+        if frame is _LOST:
+            self.closed = True
+            raise AgentUnavailable(f"vm {self.vm_id}: the agent link dropped during {self.op}")
+        if frame.type is FrameType.CLOSE:
+            self.closed = True
+            body = frame.json()
+            if "error" in body:
+                error = body["error"]
+                raise AgentError(str(error.get("code", "agent_error")), str(error.get("message", "")))
+        return frame
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Frame | None:

@@ -1,5 +1,8 @@
 """The host daemon's internal HTTP API: exactly the routes `chaser.host.client.HostClient` calls.
 
+VMs, exec, files and disks are here; the interactive surface (pty, background commands, port
+tunnels, self-test; docs/host-streams.md) is in `chaser.host.routes`.
+
 Bearer-token auth on every route. Errors are `{"error": {"code", "message"}}`, mapped once here
 from `chaser.host.errors`.
 """
@@ -22,6 +25,7 @@ from chaser.agent import AGENT_VERSION
 from chaser.host import ops
 from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy, TooLarge
 from chaser.host.pool import WarmPool
+from chaser.host.routes import commands, ports, pty, selftest
 from chaser.host.vms import VmManager
 from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
 
@@ -152,6 +156,13 @@ def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None =
         return Response(status_code=204)
 
     app.include_router(router)
+    app.state.vms = vms
+    app.state.token = token
+    for module in (pty, commands, selftest):
+        app.include_router(module.router, dependencies=[Depends(authenticate)])
+    # WebSocket routes check the token themselves: they accept, then close 4401.
+    app.include_router(pty.socket_router)
+    app.include_router(ports.socket_router)
     return app
 
 

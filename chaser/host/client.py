@@ -6,11 +6,29 @@ the daemon's code, so callers never see httpx exceptions.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
 
-from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
+from chaser.host.wire import (
+    CommandInfo,
+    DiskInfo,
+    DiskSpec,
+    ExecRequest,
+    ExecResult,
+    FileInfo,
+    HostInfo,
+    PtyInfo,
+    SelfTestResult,
+    VmInfo,
+    VmSpec,
+)
 
 
 class HostError(Exception):
@@ -44,14 +62,18 @@ class HostClient:
         except httpx.TransportError as exc:
             raise HostUnavailable(f"host daemon unreachable: {exc!r}") from exc
         if response.status_code >= 400:
-            code, message = "host_error", response.text
-            try:
-                body = response.json()["error"]
-                code, message = body["code"], body["message"]
-            except (ValueError, KeyError, TypeError):
-                pass
-            raise HostError(response.status_code, code, message)
+            self._raise_for(response)
         return response
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        code, message = "host_error", response.text
+        try:
+            body = response.json()["error"]
+            code, message = body["code"], body["message"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise HostError(response.status_code, code, message)
 
     async def info(self) -> HostInfo:
         return HostInfo.model_validate((await self._request("GET", "/info")).json())
@@ -95,3 +117,114 @@ class HostClient:
     async def delete_disk(self, disk_id: str) -> None:
         """Delete the disk file. Idempotent. Refused with `disk_busy` while a VM has it attached."""
         await self._request("DELETE", f"/disks/{disk_id}")
+
+    # ---- interactive surface (docs/host-streams.md)
+
+    def _ws_url(self, path: str, params: dict[str, Any] | None = None) -> str:
+        url = self._http.base_url.copy_with(path=self._http.base_url.path.rstrip("/") + path)
+        if params:
+            url = url.copy_merge_params({k: v for k, v in params.items() if v is not None})
+        return str(url).replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+
+    @contextlib.asynccontextmanager
+    async def _websocket(
+        self, path: str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[ClientConnection]:
+        url = self._ws_url(path, params)
+        try:
+            connection = await ws_connect(
+                url,
+                additional_headers={"Authorization": self._http.headers["Authorization"]},
+                max_size=None,
+                open_timeout=10,
+            )
+        except (OSError, TimeoutError, websockets.exceptions.InvalidHandshake) as exc:
+            raise HostUnavailable(f"host daemon unreachable: {exc!r}") from exc
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+    def pty_connect(
+        self,
+        vm_id: str,
+        *,
+        mode: str = "human",
+        cols: int = 80,
+        rows: int = 24,
+        command: str | None = None,
+        cwd: str | None = None,
+        user: str | None = None,
+        pty_id: str | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[ClientConnection]:
+        """`async with client.pty_connect(vm_id) as ws:` — the first text message is
+        {"type": "pty", "pty_id", "pid", "replayed"}; then binary = terminal bytes both ways, text
+        {"type": "resize", "cols", "rows"} from the client, {"type": "exit", "code"} at the end.
+        A socket that cannot be served closes with 4000 + HTTP status (4404, 4409, 4400, ...)."""
+        params: dict[str, Any] = {"pty_id": pty_id, "cwd": cwd, "user": user}
+        if pty_id is None:
+            params.update(mode=mode, cols=cols, rows=rows, command=command)
+        return self._websocket(f"/vms/{vm_id}/pty", params)
+
+    def port_tunnel(self, vm_id: str, port: int) -> contextlib.AbstractAsyncContextManager[ClientConnection]:
+        """A byte tunnel to 127.0.0.1:<port> in the VM: binary messages both ways. Refused → close 4502."""
+        return self._websocket(f"/vms/{vm_id}/ports/{port}")
+
+    async def list_ptys(self, vm_id: str) -> list[PtyInfo]:
+        return [PtyInfo.model_validate(p) for p in (await self._request("GET", f"/vms/{vm_id}/ptys")).json()]
+
+    async def resize_pty(self, vm_id: str, pty_id: str, cols: int, rows: int) -> PtyInfo:
+        response = await self._request(
+            "POST", f"/vms/{vm_id}/ptys/{pty_id}/resize", json={"cols": cols, "rows": rows}
+        )
+        return PtyInfo.model_validate(response.json())
+
+    async def start_command(self, vm_id: str, request: ExecRequest) -> CommandInfo:
+        """Start a background command; returns at once (status `running`)."""
+        response = await self._request("POST", f"/vms/{vm_id}/commands", json=request.model_dump())
+        return CommandInfo.model_validate(response.json())
+
+    async def list_commands(self, vm_id: str) -> list[CommandInfo]:
+        return [
+            CommandInfo.model_validate(c)
+            for c in (await self._request("GET", f"/vms/{vm_id}/commands")).json()
+        ]
+
+    async def get_command(self, vm_id: str, command_id: str) -> CommandInfo:
+        response = await self._request("GET", f"/vms/{vm_id}/commands/{command_id}")
+        return CommandInfo.model_validate(response.json())
+
+    async def command_events(
+        self, vm_id: str, command_id: str, after: int = 0
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Events with seq > `after`: {"seq", "type": "stdout"|"stderr", "data"}, maybe
+        {"type": "dropped", "count"}, and finally {"type": "exit", "exit_code"}. The iterator ends
+        after exit, or early if the host's link to the agent dropped (resume with the last seq)."""
+        path = f"/vms/{vm_id}/commands/{command_id}/events"
+        try:
+            async with self._http.stream("GET", path, params={"after": after}, timeout=None) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    self._raise_for(response)
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+        except httpx.TransportError as exc:
+            raise HostUnavailable(f"host daemon unreachable: {exc!r}") from exc
+
+    async def command_stdin(
+        self, vm_id: str, command_id: str, data: str = "", eof: bool = False
+    ) -> CommandInfo:
+        response = await self._request(
+            "POST", f"/vms/{vm_id}/commands/{command_id}/stdin", json={"data": data, "eof": eof}
+        )
+        return CommandInfo.model_validate(response.json())
+
+    async def kill_command(self, vm_id: str, command_id: str, signal: str | int = "TERM") -> CommandInfo:
+        response = await self._request(
+            "POST", f"/vms/{vm_id}/commands/{command_id}/kill", json={"signal": signal}
+        )
+        return CommandInfo.model_validate(response.json())
+
+    async def self_test(self, vm_id: str) -> SelfTestResult:
+        return SelfTestResult.model_validate((await self._request("POST", f"/vms/{vm_id}/self-test")).json())

@@ -128,4 +128,8 @@ AGENT_CODE_STATUS = {
     "too_large": 413,
     "no_space": 507,
     "cancelled": 499,
+    "pty_not_found": 404,
+    "command_not_found": 404,
+    "bad_signal": 400,
+    "port_refused": 502,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class VmState(StrEnum):
@@ -87,3 +87,67 @@ class ExecResult(BaseModel):
 class FileInfo(BaseModel):
     path: str
     size: int
+
+
+# ---- interactive surface (docs/host-streams.md)
+
+
+class PtyMode(StrEnum):
+    HUMAN = "human"  # bash -l -i, TERM=xterm-256color, prompts and colours
+    AGENT = "agent"  # bash --norc --noprofile, no prompts, no echo, TERM=dumb
+    EXEC = "exec"  # runs `command` under the pty, then sends exit
+
+
+class PtyInfo(BaseModel):
+    pty_id: str
+    pid: int
+    mode: PtyMode
+    cols: int
+    rows: int
+    attached: bool
+    created_at: float
+    exit_code: int | None = None  # set once the process ended (kept for one grace period)
+
+
+class PtyResize(BaseModel):
+    cols: int = Field(ge=1, le=1000)
+    rows: int = Field(ge=1, le=1000)
+
+
+class CommandStatus(StrEnum):
+    RUNNING = "running"
+    EXITED = "exited"
+    KILLED = "killed"  # ended by a signal; exit_code is 128 + the signal number
+
+
+class CommandInfo(BaseModel):
+    command_id: str
+    pid: int
+    command: str
+    status: CommandStatus
+    exit_code: int | None
+    started_at: float
+    ended_at: float | None = None
+
+
+class CommandStdin(BaseModel):
+    data: str = ""
+    eof: bool = Field(default=False, description="close the command's stdin after `data`")
+
+
+class CommandKill(BaseModel):
+    signal: str | int = Field(default="TERM", description="TERM, KILL, INT, HUP, ... or a number")
+
+
+class SelfTestResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    cwd: str
+    path: str
+    shell: str
+    user: str
+    tools: dict[str, str | None]
+    markers: dict[str, str]
+    agent_version: str
+    os: str
+    ok: bool
