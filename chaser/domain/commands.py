@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,10 +20,8 @@ from chaser.domain.host import Host, host_errors
 from chaser.domain.principal import Principal
 from chaser.domain.session_io import open_sandbox, vm_gone
 from chaser.host.client import HostError
+from chaser.host.wire import CommandInfo
 from chaser.store.models import Session
-
-if TYPE_CHECKING:
-    from chaser.host.wire import CommandInfo
 
 SIGNALS = ("TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT")
 
@@ -103,7 +101,9 @@ class EventSource:
     async def events(self) -> AsyncGenerator[dict[str, Any], None]:
         """The host's NDJSON events from `after` on, until `exit` (or the host closes it)."""
         with host_errors("command stream"):
-            async for event in self.host.client.command_events(self.vm_id, self.command_id, after=self.after):
+            async for event in self.host.client.command_events(
+                self.vm_id, self.command_id, after=self.after or 0
+            ):
                 yield event
 
 

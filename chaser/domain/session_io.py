@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,12 +19,9 @@ from chaser.domain.principal import Principal
 from chaser.domain.sessions import SessionSpec, check_env, get_owned, reconcile
 from chaser.domain.sessions import create as create_session
 from chaser.host.client import HostError
-from chaser.host.wire import ExecRequest, ExecResult, FileInfo
+from chaser.host.wire import CommandInfo, ExecRequest, ExecResult, FileInfo
 from chaser.store import workspaces as ws_store
 from chaser.store.models import Session, Workspace
-
-if TYPE_CHECKING:
-    from chaser.host.wire import CommandInfo
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_OUTPUT_BYTES = 1024 * 1024
@@ -202,4 +199,4 @@ async def self_test(db: AsyncSession, host: Host, who: Principal, session_id: st
         except HostError as exc:
             await vm_gone(db, host, s, exc)
             raise
-    return {**report, "session_id": s.id}
+    return {**report.model_dump(), "session_id": s.id}

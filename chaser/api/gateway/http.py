@@ -87,8 +87,11 @@ async def forward_http(
     if not has_body:
         body_done.set()
 
+    tunnel = contextlib.AsyncExitStack()
     with host_errors("open tunnel"):
-        ws = await host.client.open_port(session.host_vm_id or session.id, fwd.port)
+        ws = await tunnel.enter_async_context(
+            host.client.port_tunnel(session.host_vm_id or session.id, fwd.port)
+        )
     stream = TunnelStream(ws)
     connection = httpcore.AsyncHTTP11Connection(
         origin=httpcore.Origin(b"http", b"localhost", fwd.port), stream=stream
@@ -122,6 +125,7 @@ async def forward_http(
     finally:
         with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
             await connection.aclose()
+            await tunnel.aclose()
     if error is None or isinstance(error, _ClientGone):
         return
     if sent.started:

@@ -98,10 +98,12 @@ async def forward_websocket(
     ):
         if name != b"host":
             request.headers[name.decode("latin-1")] = value.decode("latin-1")
-    upstream = None
+    tunnel = contextlib.AsyncExitStack()
     try:
         with host_errors("open tunnel"):
-            upstream = await host.client.open_port(session.host_vm_id or session.id, fwd.port)
+            upstream = await tunnel.enter_async_context(
+                host.client.port_tunnel(session.host_vm_id or session.id, fwd.port)
+            )
         guest = _Guest(proto, TunnelStream(upstream))
         try:
             proto.send_request(request)
@@ -115,9 +117,8 @@ async def forward_websocket(
             raise PortUnreachable(f"port {fwd.port}: {exc}") from exc
     except ChaserError as exc:
         await sockets.refuse(websocket, exc)
-        if upstream is not None:
-            with contextlib.suppress(Exception):
-                await upstream.close()
+        with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await tunnel.aclose()
         return
 
     closer = anyio.CancelScope()
@@ -136,7 +137,7 @@ async def forward_websocket(
         if outcome is not None:
             await sockets.close(websocket, *outcome)
         with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-            await upstream.close()
+            await tunnel.aclose()
 
 
 async def _relay(client: WebSocket, guest: _Guest) -> tuple[int, str] | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, WebSocket
@@ -78,21 +79,24 @@ async def serve_pty(websocket: WebSocket, session_id: str) -> None:
     host: Host = app.state.host
     leases: Leases = app.state.leases
     query = dict(websocket.query_params)
-    try:
-        params = pty_params(query)
-        async with app.state.sessionmaker() as db:
-            cred = sockets.credential(websocket.headers, query, websocket.cookies, session_id)
-            _, s = await connections.authorize(db, app.state.token_secret, cred, session_id)
-        with host_errors("open terminal"):
-            upstream = await host.client.open_pty(
-                s.host_vm_id or s.id,
-                mode=params.mode,
-                cols=params.cols,
-                rows=params.rows,
-                command=params.command,
-                pty_id=params.pty_id,
-            )
-    except ChaserError as exc:
-        await sockets.refuse(websocket, exc)
-        return
-    await sockets.relay_held(websocket, upstream, leases, s.id, "pty")
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            params = pty_params(query)
+            async with app.state.sessionmaker() as db:
+                cred = sockets.credential(websocket.headers, query, websocket.cookies, session_id)
+                _, s = await connections.authorize(db, app.state.token_secret, cred, session_id)
+            with host_errors("open terminal"):
+                upstream = await stack.enter_async_context(
+                    host.client.pty_connect(
+                        s.host_vm_id or s.id,
+                        mode=params.mode,
+                        cols=params.cols,
+                        rows=params.rows,
+                        command=params.command,
+                        pty_id=params.pty_id,
+                    )
+                )
+        except ChaserError as exc:
+            await sockets.refuse(websocket, exc)
+            return
+        await sockets.relay_held(websocket, upstream, leases, s.id, "pty")

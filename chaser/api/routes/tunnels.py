@@ -3,6 +3,8 @@ ways) to `127.0.0.1:<port>` inside the sandbox, as `chaser forward` uses it."""
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, WebSocket
 
 from chaser.api import sockets
@@ -20,16 +22,19 @@ async def tunnel(websocket: WebSocket, session_id: str, port: str) -> None:
     app = websocket.app
     host: Host = app.state.host
     query = dict(websocket.query_params)
-    try:
-        if not port.isdigit():
-            raise InvalidField("port: must be an integer")
-        connections.check_port(int(port))
-        async with app.state.sessionmaker() as db:
-            cred = sockets.credential(websocket.headers, query, websocket.cookies, session_id)
-            _, s = await connections.authorize(db, app.state.token_secret, cred, session_id)
-        with host_errors("open tunnel"):
-            upstream = await host.client.open_port(s.host_vm_id or s.id, int(port))
-    except ChaserError as exc:
-        await sockets.refuse(websocket, exc)
-        return
-    await sockets.relay_held(websocket, upstream, app.state.leases, s.id, "tunnel")
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            if not port.isdigit():
+                raise InvalidField("port: must be an integer")
+            connections.check_port(int(port))
+            async with app.state.sessionmaker() as db:
+                cred = sockets.credential(websocket.headers, query, websocket.cookies, session_id)
+                _, s = await connections.authorize(db, app.state.token_secret, cred, session_id)
+            with host_errors("open tunnel"):
+                upstream = await stack.enter_async_context(
+                    host.client.port_tunnel(s.host_vm_id or s.id, int(port))
+                )
+        except ChaserError as exc:
+            await sockets.refuse(websocket, exc)
+            return
+        await sockets.relay_held(websocket, upstream, app.state.leases, s.id, "tunnel")

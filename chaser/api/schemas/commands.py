@@ -29,7 +29,7 @@ class CommandOut(BaseModel):
             command_id=info.command_id,
             pid=info.pid,
             command=info.command,
-            status=info.status,
+            status=str(info.status),  # type: ignore[arg-type]
             exit_code=info.exit_code,
             started_at=_when(info.started_at),
             ended_at=_when(info.ended_at),

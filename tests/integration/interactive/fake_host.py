@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,11 +97,15 @@ class FakeHostClient:
 
     # -- the HostClient surface the control plane uses -----------------------------------------
 
-    async def open_port(self, vm_id: str, port: int) -> ClientConnection:
-        return await websockets.connect(f"ws://127.0.0.1:{self.port}/port/{port}")
+    @contextlib.asynccontextmanager
+    async def port_tunnel(self, vm_id: str, port: int) -> AsyncIterator[ClientConnection]:
+        async with websockets.connect(f"ws://127.0.0.1:{self.port}/port/{port}") as ws:
+            yield ws
 
-    async def open_pty(self, vm_id: str, **params: Any) -> ClientConnection:
-        return await websockets.connect(f"ws://127.0.0.1:{self.port}/pty")
+    @contextlib.asynccontextmanager
+    async def pty_connect(self, vm_id: str, **params: Any) -> AsyncIterator[ClientConnection]:
+        async with websockets.connect(f"ws://127.0.0.1:{self.port}/pty") as ws:
+            yield ws
 
     def add_command(self, command_id: str, events: list[dict[str, Any]]) -> None:
         self.commands[command_id] = FakeCommand(command_id, 100, "fake")
