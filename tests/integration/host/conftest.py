@@ -138,6 +138,17 @@ def image_cache() -> Path:
     return cache
 
 
+@pytest.fixture(scope="module")
+def module_daemon(image_cache: Path) -> Iterator[Daemon]:
+    """One daemon for a whole test module, for tests that only need a VM to talk to."""
+    d = Daemon(image_cache)
+    try:
+        d.start()
+        yield d
+    finally:
+        d.destroy()
+
+
 @pytest.fixture
 def daemon(image_cache: Path) -> Iterator[Daemon]:
     d = Daemon(image_cache)
