@@ -144,7 +144,8 @@ def _take_controlling_tty() -> None:
 
 def _size(body: dict[str, Any]) -> tuple[int, int]:
     try:
-        cols, rows = int(body.get("cols") or 80), int(body.get("rows") or 24)
+        cols = int(80 if body.get("cols") is None else body["cols"])
+        rows = int(24 if body.get("rows") is None else body["rows"])
     except (TypeError, ValueError):
         raise BadRequest("cols and rows must be integers") from None
     if not (1 <= cols <= 1000 and 1 <= rows <= 1000):

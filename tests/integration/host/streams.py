@@ -32,7 +32,7 @@ async def read_until(
         assert remaining > 0, f"timed out; got {data[-2000:]!r} {texts}"
         try:
             message = await asyncio.wait_for(ws.recv(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
         if isinstance(message, bytes):
             data += message
@@ -63,7 +63,7 @@ class Terminal:
             assert remaining > 0, f"screen never matched:\n{self.text()}"
             try:
                 message = await asyncio.wait_for(self.ws.recv(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if isinstance(message, bytes):
                 self.stream.feed(message)

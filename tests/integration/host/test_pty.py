@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from chaser.host.client import HostClient
@@ -83,16 +84,17 @@ async def test_human_terminal_prompt_echo_resize_and_top(client: HostClient) -> 
             samples.append((time.perf_counter() - started) * 1000)
         print(f"\npty keystroke echo: median {statistics.median(samples):.1f} ms, max {max(samples):.1f} ms")
         await term.type("\x15exit\r")  # ^U clears the typed letters
-        data, texts = await _drain(ws)
+        _, texts = await _drain(ws)
         assert {"type": "exit", "code": 0} in texts
 
 
-async def _drain(ws: object) -> tuple[bytes, list[dict[str, object]]]:
+async def _drain(ws: ClientConnection) -> tuple[bytes, list[dict[str, object]]]:
+    """Everything until the server closes the socket, which must be a normal close (1000)."""
     data = b""
     texts: list[dict[str, object]] = []
     try:
         while True:
-            message = await asyncio.wait_for(ws.recv(), 10)  # type: ignore[attr-defined]
+            message = await asyncio.wait_for(ws.recv(), 10)
             if isinstance(message, bytes):
                 data += message
             else:
@@ -138,14 +140,14 @@ async def test_reattach_replays_output_produced_while_detached(client: HostClien
         assert info["pty_id"] == pty_id and info["replayed"] > 0
         data, _ = await read_until(ws, lambda d: b"while-away" in d)
         assert b"before" not in data  # the first socket got that already
-        assert (await client.list_ptys(VM))[-1].attached or any(
-            p.attached for p in await client.list_ptys(VM) if p.pty_id == pty_id
-        )
+        assert {p.pty_id: p for p in await client.list_ptys(VM)}[pty_id].attached
         await ws.send(b"exit\n")
         await _drain(ws)
 
 
-async def test_sockets_that_cannot_be_served_close_with_a_code(client: HostClient, module_daemon: Daemon) -> None:
+async def test_sockets_that_cannot_be_served_close_with_a_code(
+    client: HostClient, module_daemon: Daemon
+) -> None:
     cases = [
         (client.pty_connect(VM, pty_id="pty-nope"), 4404),
         (client.pty_connect("no-such-vm"), 4404),
