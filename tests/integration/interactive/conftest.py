@@ -101,3 +101,31 @@ def relay_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayServ
     yield RelayServer(f"http://127.0.0.1:{port}", port, app, fake, loop)
     server.should_exit = True
     thread.join(timeout=20)
+
+
+# -- real sandboxes ---------------------------------------------------------------------------
+
+
+@dataclass
+class Sandbox:
+    server: Any  # tests.integration.conftest.Server
+    api: Api
+    sid: str
+
+    @property
+    def ws_base(self) -> str:
+        return self.server.url.replace("http://", "ws://", 1)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return str(self.server.log_tail(lines))
+
+
+@pytest.fixture(scope="module")
+def sandbox(runtime_module: None, sqlite_server: Any) -> Iterator[Sandbox]:
+    """One running ephemeral sandbox shared by a module's tests (its own user)."""
+    from tests.factories import create_session, make_user
+
+    api = make_user(sqlite_server).api
+    session = create_session(api, ephemeral=True)
+    yield Sandbox(sqlite_server, api, session["id"])
+    api.delete(f"/v1/sessions/{session['id']}?force=true")
