@@ -13,6 +13,7 @@ import time
 
 from .connection import Connection
 from .protocol import DEFAULT_SOCKET, ENV_SOCKET, ENV_TOKEN
+from .transport import ENV_TRANSPORT, serve_forever
 
 BACKOFF_START_S = 0.02
 BACKOFF_MAX_S = 0.5
@@ -21,6 +22,8 @@ BACKOFF_MAX_S = 0.5
 def main() -> None:
     path = os.environ.get(ENV_SOCKET, DEFAULT_SOCKET)
     token = os.environ.get(ENV_TOKEN, "")
+    if os.environ.get(ENV_TRANSPORT):  # inside a VM: a virtio-serial port (see transport.py)
+        serve_forever(os.environ[ENV_TRANSPORT], token)
     backoff = BACKOFF_START_S
     while True:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

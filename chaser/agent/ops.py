@@ -20,6 +20,7 @@ from .process.background import (
 )
 from .process.exec import exec_command
 from .process.pty import pty, pty_list, pty_resize
+from .refresh import vm_refresh
 from .selftest import self_test
 
 Op = Callable[[Channel, dict[str, Any]], Any]
@@ -41,4 +42,5 @@ OPS: dict[str, Op] = {
     "command_kill": command_kill,
     "connect": connect,
     "self_test": self_test,
+    "vm_refresh": vm_refresh,
 }
