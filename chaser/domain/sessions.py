@@ -249,9 +249,10 @@ async def terminate(
     if s.status == "terminated":
         return s
     await _check_connections(db, s, force)
-    await stop_and_mark(db, host, s, "user_request")
     if leases is not None:
+        # Before the VM goes, so clients see 4409 "terminated", not the host's agent-gone close.
         leases.close_session(s.id)
+    await stop_and_mark(db, host, s, "user_request")
     return s
 
 
@@ -345,9 +346,9 @@ async def bulk_terminate(
         try:
             if s.status != "terminated":
                 await _check_connections(db, s, force)
-                await stop_and_mark(db, host, s, "bulk_terminate")
                 if leases is not None:
                     leases.close_session(s.id)
+                await stop_and_mark(db, host, s, "bulk_terminate")
             result.terminated.append(s.id)
         except ChaserError as exc:
             result.failed.append({"id": s.id, "code": exc.code, "message": exc.message})
