@@ -150,8 +150,8 @@ class HostClient:
         vm_id: str,
         *,
         mode: str = "human",
-        cols: int = 80,
-        rows: int = 24,
+        cols: int | None = None,
+        rows: int | None = None,
         command: str | None = None,
         cwd: str | None = None,
         user: str | None = None,
@@ -160,10 +160,11 @@ class HostClient:
         """`async with client.pty_connect(vm_id) as ws:` — the first text message is
         {"type": "pty", "pty_id", "pid", "replayed"}; then binary = terminal bytes both ways, text
         {"type": "resize", "cols", "rows"} from the client, {"type": "exit", "code"} at the end.
+        cols/rows default to 80x24 for a new terminal; with `pty_id` they resize it on reattach.
         A socket that cannot be served closes with 4000 + HTTP status (4404, 4409, 4400, ...)."""
-        params: dict[str, Any] = {"pty_id": pty_id, "cwd": cwd, "user": user}
+        params: dict[str, Any] = {"pty_id": pty_id, "cwd": cwd, "user": user, "cols": cols, "rows": rows}
         if pty_id is None:
-            params.update(mode=mode, cols=cols, rows=rows, command=command)
+            params.update(mode=mode, command=command)
         return self._websocket(f"/vms/{vm_id}/pty", params)
 
     def port_tunnel(self, vm_id: str, port: int) -> contextlib.AbstractAsyncContextManager[ClientConnection]:

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from chaser.agent.protocol import FrameType
 from chaser.host.agent_link import Stream
 from chaser.host.errors import AgentUnavailable, DaemonError, InvalidRequest
-from chaser.host.routes.deps import Vms, accept_authorized, close_ws_error, ws_vms
+from chaser.host.routes.deps import Vms, accept_authorized, close_ws, close_ws_error, ws_vms
 from chaser.host.routes.relay import first_of
 from chaser.host.wire import PtyInfo, PtyMode, PtyResize
 
@@ -79,9 +79,10 @@ async def pty_socket(websocket: WebSocket, vm_id: str) -> None:
 
 async def _relay(websocket: WebSocket, stream: Stream, offset: int) -> None:
     delivered = offset
+    exited = False
 
     async def from_agent() -> str:
-        nonlocal delivered
+        nonlocal delivered, exited
         while True:
             frame = await stream.recv()
             try:
@@ -91,6 +92,7 @@ async def _relay(websocket: WebSocket, stream: Stream, offset: int) -> None:
                 elif frame.type is FrameType.EVENT:
                     body = frame.json()
                     if body.get("type") == "exit":
+                        exited = True
                         await websocket.send_text(json.dumps({"type": "exit", "code": body.get("code")}))
                 elif frame.type is FrameType.CLOSE:
                     return "agent"
@@ -114,8 +116,10 @@ async def _relay(websocket: WebSocket, stream: Stream, offset: int) -> None:
                     stream.send_event(control)
 
     ended = await first_of(from_agent(), from_client())
-    if ended == "agent":
+    if ended == "agent" and exited:
         await _close_normal(websocket)
+    elif ended == "agent":  # another socket attached to this terminal and took it over
+        await close_ws(websocket, 409, "pty_taken", "another socket attached to this terminal")
     else:
         stream.close_body = {"delivered": delivered}
 

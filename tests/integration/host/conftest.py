@@ -48,7 +48,8 @@ def _free_port() -> int:
 class Daemon:
     """One state dir; the daemon process on it can be killed and restarted."""
 
-    def __init__(self, image_cache: Path, warm_pool_size: int = 0) -> None:
+    def __init__(self, image_cache: Path, warm_pool_size: int = 0, env: dict[str, str] | None = None) -> None:
+        self.extra_env = env or {}
         # No spares unless a test asks: most tests count exactly the VMs they made.
         self.warm_pool_size = warm_pool_size
         # Short path: agent sockets live under it.
@@ -67,6 +68,7 @@ class Daemon:
             "CHASER_HOST_TOKEN": TOKEN,
             "CHASER_HOST_IMAGE_CACHE": str(self.image_cache),
             "CHASER_HOST_WARM_POOL_SIZE": str(self.warm_pool_size),
+            **self.extra_env,
         }
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

@@ -85,19 +85,20 @@ async def test_stdin_then_eof_to_cat(client: HostClient) -> None:
 
 async def test_kill_with_a_signal_reaches_the_process_group(client: HostClient) -> None:
     info = await client.start_command(VM, ExecRequest(command="sleep 60 & sleep 60; echo never"))
-    killed = await client.kill_command(VM, info.command_id, signal="INT")
+    killed = await client.kill_command(VM, info.command_id)  # TERM by default
     assert killed.command_id == info.command_id
     got = await events(client, info.command_id)
-    assert got[-1]["exit_code"] == 128 + 2
+    assert got[-1]["exit_code"] == 128 + 15 and "never" not in text(got, "stdout")
     final = await client.get_command(VM, info.command_id)
-    assert final.status is CommandStatus.KILLED and final.exit_code == 130
+    assert final.status is CommandStatus.KILLED and final.exit_code == 143
     # The background sleep was in the same process group, so it is gone too.
     leftover = await client.exec(VM, ExecRequest(command="pgrep -c -x sleep || true"))
     assert leftover.output.strip() == "0"
 
-    term = await client.start_command(VM, ExecRequest(command="sleep 60"))
-    await client.kill_command(VM, term.command_id, signal=9)
-    assert (await events(client, term.command_id))[-1]["exit_code"] == 137
+    for signal, code in (("INT", 130), (9, 137)):
+        running = await client.start_command(VM, ExecRequest(command="sleep 60"))
+        await client.kill_command(VM, running.command_id, signal=signal)
+        assert (await events(client, running.command_id))[-1]["exit_code"] == code
 
 
 async def test_output_is_kept_after_exit_and_errors_are_named(client: HostClient) -> None:

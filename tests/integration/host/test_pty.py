@@ -8,13 +8,14 @@ import re
 import statistics
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from chaser.host.client import HostClient
-from chaser.host.wire import VmSpec
+from chaser.host.wire import ExecRequest, VmSpec
 
 from .conftest import Daemon
 from .streams import Terminal, hello, read_until
@@ -161,3 +162,44 @@ async def test_sockets_that_cannot_be_served_close_with_a_code(
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == code, closed.value
+
+
+async def test_a_second_attach_takes_the_terminal_over(client: HostClient) -> None:
+    async with client.pty_connect(VM, mode="agent") as first:
+        pty_id = (await hello(first))["pty_id"]
+        async with client.pty_connect(VM, pty_id=pty_id, cols=70, rows=20) as second:
+            await hello(second)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(first.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+            await second.send(b"stty size; exit\n")
+            await read_until(second, lambda d: b"20 70" in d)
+            _, texts = await _drain(second)
+            assert texts == [{"type": "exit", "code": 0}]
+
+
+async def test_a_detached_terminal_is_killed_after_the_grace_period(image_cache: Path) -> None:
+    daemon = Daemon(image_cache, env={"CHASER_HOST_PTY_GRACE_S": "0.5"})
+    try:
+        daemon.start()
+        client = daemon.client()
+        await client.create_vm(VmSpec(vm_id="grace"))
+        async with client.pty_connect("grace", mode="human") as ws:
+            info = await hello(ws)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ptys = {p.pty_id: p for p in await client.list_ptys("grace")}
+            if info["pty_id"] not in ptys:
+                break
+            await asyncio.sleep(0.2)
+        assert info["pty_id"] not in ptys  # killed after 0.5 s, forgotten 0.5 s after its exit
+        probe = ExecRequest(command=f"kill -0 {info['pid']} && echo alive || true")
+        alive = await client.exec("grace", probe)
+        assert "alive" not in alive.output
+        async with client.pty_connect("grace", pty_id=info["pty_id"]) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+        await client.aclose()
+    finally:
+        daemon.destroy()
