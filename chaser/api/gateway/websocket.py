@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 
 import anyio
+import httpcore
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.client import ClientProtocol
 from websockets.frames import Close, Frame, Opcode
@@ -35,12 +36,18 @@ class _Guest:
         self.proto = proto
         self.stream = stream
         self._lock = anyio.Lock()  # frames from both directions must not interleave mid-frame
+        self.broken = False
 
     async def flush(self) -> None:
+        """Write what the protocol has queued. A tunnel that is already gone is not an error
+        here (the guest may close right after its close frame); reads report the end."""
         async with self._lock:
-            for chunk in self.proto.data_to_send():
-                if chunk:
-                    await self.stream.write(chunk)
+            try:
+                for chunk in self.proto.data_to_send():
+                    if chunk:
+                        await self.stream.write(chunk)
+            except (httpcore.WriteError, PortRefused, OSError):
+                self.broken = True
 
     async def feed(self) -> bool:
         """Read once from the tunnel into the protocol; False at EOF."""
