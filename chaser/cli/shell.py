@@ -130,9 +130,25 @@ async def _relay(pty: AsyncPty) -> int:
         if not interactive:
             await pty.send(b"\x04")  # EOF for the remote terminal, as Ctrl+D would be
 
+    def read_in_thread() -> None:
+        # Regular files and /dev/null can't be watched by epoll: read them on a thread instead.
+        while True:
+            try:
+                data = os.read(in_fd, 65536)
+            except OSError:
+                data = b""
+            loop.call_soon_threadsafe(outgoing.put_nowait, data or None)
+            if not data:
+                return
+
     sender = None
     try:
-        loop.add_reader(in_fd, on_stdin)
+        try:
+            loop.add_reader(in_fd, on_stdin)
+        except OSError:
+            import threading
+
+            threading.Thread(target=read_in_thread, name="chaser-stdin", daemon=True).start()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGWINCH, on_resize)
         sender = asyncio.create_task(pump())
