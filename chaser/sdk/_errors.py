@@ -22,6 +22,7 @@ alone when a code is present):
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 __all__ = [
@@ -139,6 +140,7 @@ _BY_CODE: dict[str, type[ChaserError]] = {
     "host_unavailable": HostUnavailable,
     "host_error": ServerError,
     "port_unreachable": PortUnreachable,
+    "port_refused": PortUnreachable,
     "internal": ServerError,
 }
 
@@ -194,7 +196,6 @@ def error_for(status: int, body: Any, headers: dict[str, str] | None = None) -> 
     return exc
 
 
-_CLOSE_STATUS = {4400: 400, 4401: 401, 4403: 403, 4404: 404, 4409: 409, 4413: 413, 4429: 429}
 _CLOSE_CODE = {
     4400: "invalid_request",
     4401: "unauthorized",
@@ -202,22 +203,29 @@ _CLOSE_CODE = {
     4404: "not_found",
     4409: "session_not_open",
     4502: "port_unreachable",
+    4503: "host_unavailable",
 }
+_REASON_CODE = re.compile(r"^([a-z][a-z0-9_]*): (.*)$", re.DOTALL)
 
 
 def error_for_close(close_code: int | None, reason: str) -> ChaserError:
-    """The exception for a WebSocket closed with an application code (decisions.md: 44xx mirror HTTP)."""
-    status = _CLOSE_STATUS.get(close_code or 0)
+    """The exception for a WebSocket closed with an application code: `4000 + HTTP status` (decisions.md),
+    the reason being the message, or `"<code>: <message>"` when a host relay passed it on."""
     code = _CLOSE_CODE.get(close_code or 0)
-    cls: type[ChaserError] = StreamClosed
-    if close_code == 4502:
-        cls = PortUnreachable
-    elif status is not None:
-        cls = _class_for(code, status)
-        if close_code == 4409:
-            cls = Conflict
-    message = reason or f"the connection was closed (code {close_code})"
-    return cls(message, code=code or "stream_closed", status=status)
+    message = reason
+    if match := _REASON_CODE.match(reason or ""):
+        code, message = match.group(1), match.group(2)
+    status = close_code - 4000 if close_code is not None and 4100 <= close_code < 4600 else None
+    cls: type[ChaserError] = _class_for(code, status) if status is not None else StreamClosed
+    if close_code == 4409 and code not in _BY_CODE:
+        cls = Conflict
+    if cls is ChaserError:
+        cls = StreamClosed
+    return cls(
+        message or f"the connection was closed (code {close_code})",
+        code=code or "stream_closed",
+        status=status,
+    )
 
 
 def _default_code(cls: type[ChaserError]) -> str:
