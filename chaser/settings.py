@@ -62,3 +62,7 @@ class HostSettings(BaseSettings):
         default=2, ge=0, description="booted spares kept ready for ephemeral sessions"
     )
     max_vms: int = Field(default=64, ge=1, description="VMs this host runs at most; more answer 429")
+    qemu_accel: str = Field(default="auto", description="qemu runtime: auto (probe KVM) | kvm | tcg")
+    qemu_templates: Path | None = Field(
+        default=None, description="where qemu template snapshots live; default: beside the VM image"
+    )

@@ -141,7 +141,7 @@ chmod 0755 "$r/usr/sbin/chaser-init"
 # The gVisor statx workaround is not needed under a real kernel.
 rm -f "$r/etc/ld.so.preload"
 size_mb=$(( $(du -sm "$r" | cut -f1) * 3 / 2 + 1024 ))
-mkfs.ext4 -q -F -L chaser-root -d "$r" "$tmp/rootfs.ext4" "${size_mb}M"
+mkfs.ext4 -q -F -L chaser-root -d "$r" "$tmp/rootfs.ext4" "${size_mb}M" >/dev/null
 rm -rf "$r"
 
 echo "$recipe_hash" >"$tmp/recipe-hash"

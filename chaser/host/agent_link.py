@@ -69,6 +69,7 @@ class AgentLink:
         self._connected = asyncio.Event()
         self._ids = itertools.count(1)
         self.agent_version: str | None = None
+        self.hello_timeout = HELLO_TIMEOUT_S
 
     @property
     def connected(self) -> bool:
@@ -108,7 +109,7 @@ class AgentLink:
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            frame = await asyncio.wait_for(_read_frame(reader), HELLO_TIMEOUT_S)
+            frame = await asyncio.wait_for(_read_frame(reader), self.hello_timeout)
             hello = frame.json() if frame and frame.type is FrameType.HELLO else None
         except (TimeoutError, ProtocolError, ValueError, OSError):
             hello = None

@@ -12,11 +12,13 @@ import uvicorn
 
 from chaser.host.api import create_app
 from chaser.host.disks import DiskStore
+from chaser.host.errors import DaemonError
 from chaser.host.images import ImageCache
 from chaser.host.layout import Layout
 from chaser.host.pool import WarmPool
 from chaser.host.runtimes.base import Runtime
 from chaser.host.runtimes.gvisor.driver import GvisorRuntime, runsc_available
+from chaser.host.runtimes.qemu.driver import QemuRuntime, VmFiles, kvm_usable, qemu_available
 from chaser.host.vms import VmManager
 from chaser.settings import HostSettings
 
@@ -28,13 +30,39 @@ class NoRuntime(RuntimeError):
 
 
 def pick_runtime(settings: HostSettings, layout: Layout) -> Runtime:
-    """`auto` picks the best runtime this host can run; only gVisor exists so far."""
-    if settings.runtime not in ("auto", "gvisor"):
-        raise NoRuntime(f"runtime {settings.runtime!r} is not available on this host (have: gvisor)")
-    runsc = runsc_available()
-    if runsc is None:
-        raise NoRuntime("no usable runtime: runsc (gVisor) is not installed; run scripts/bootstrap.sh")
-    return GvisorRuntime(layout.runsc_root, runsc=runsc)
+    """`auto`: qemu with KVM when a probe VM boots under KVM, else gVisor (the fast runtime without
+    usable KVM), else TCG qemu. `qemu` forces qemu (KVM if the probe passes, else TCG)."""
+    if settings.runtime not in ("auto", "gvisor", "qemu"):
+        raise NoRuntime(f"unknown runtime {settings.runtime!r} (have: auto, qemu, gvisor)")
+    runsc = runsc_available() if settings.runtime != "qemu" else None
+    if settings.runtime in ("auto", "qemu"):
+        qemu = _qemu_runtime(settings, layout, need_kvm=settings.runtime == "auto" and runsc is not None)
+        if qemu is not None:
+            return qemu
+    if settings.runtime == "gvisor" or runsc is not None:
+        if runsc is None:
+            raise NoRuntime("no usable runtime: runsc (gVisor) is not installed; run scripts/bootstrap.sh")
+        return GvisorRuntime(layout.runsc_root, runsc=runsc)
+    raise NoRuntime("no usable runtime: neither runsc nor qemu (run scripts/bootstrap.sh)")
+
+
+def _qemu_runtime(settings: HostSettings, layout: Layout, need_kvm: bool) -> QemuRuntime | None:
+    forced = settings.runtime == "qemu"
+    try:
+        if qemu_available() is None:
+            raise NoRuntime("qemu-system-x86_64 is not installed (run images/build-vm.sh)")
+        files = VmFiles.for_rootfs(ImageCache(settings.image_cache).resolve("base"))
+    except (NoRuntime, DaemonError) as exc:
+        if forced:
+            raise NoRuntime(f"runtime qemu: {exc}") from exc
+        return None
+    accel = settings.qemu_accel
+    if accel not in ("kvm", "tcg"):
+        accel = "kvm" if kvm_usable(layout.root, files) else "tcg"
+    if need_kvm and accel != "kvm":
+        return None
+    log.info("runtime: qemu with %s", accel)
+    return QemuRuntime(layout.root, accel, template_root=settings.qemu_templates)
 
 
 def build(settings: HostSettings) -> tuple[VmManager, str]:

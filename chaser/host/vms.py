@@ -234,7 +234,12 @@ class VmManager:
             vm_dir = self.layout.vm_dir(spec.vm_id)
             vm_dir.mkdir(parents=True)
             self._save(record)  # before any allocation: a crash from here on is recoverable
-            vm = Vm(record, AgentLink(spec.vm_id, vm_dir / "sock" / "agent.sock", record.agent_token))
+            vm = Vm(
+                record,
+                self.runtime.agent_link(
+                    spec.vm_id, spec.vm_id, vm_dir / "sock" / "agent.sock", record.agent_token
+                ),
+            )
             self._vms[spec.vm_id] = vm
         async with vm.lock:
             try:
@@ -278,7 +283,8 @@ class VmManager:
     async def _boot(self, vm: Vm) -> None:
         spec, vm_dir = vm.record.spec, self.layout.vm_dir(vm.vm_id)
         await vm.link.listen()
-        workspace = await self.disks.mount(spec.disk_id) if spec.disk_id else None
+        image = self.layout.disk_path(spec.disk_id) if spec.disk_id and self.runtime.disk_images else None
+        workspace = await self.disks.mount(spec.disk_id) if spec.disk_id and image is None else None
         await self.runtime.boot(
             BootRequest(
                 vm_id=spec.vm_id,
@@ -292,6 +298,7 @@ class VmManager:
                 env=spec.env,
                 vcpus=spec.vcpus,
                 memory_mib=spec.memory_mib,
+                workspace_image=image,
             )
         )
         if not await self._wait_agent(vm):
@@ -378,7 +385,12 @@ class VmManager:
                 await self.runtime.stop(sandbox_id)
                 shutil.rmtree(vm_dir, ignore_errors=True)
                 continue
-            vm = Vm(record, AgentLink(vm_id, vm_dir / "sock" / "agent.sock", record.agent_token))
+            vm = Vm(
+                record,
+                self.runtime.agent_link(
+                    vm_id, sandbox_id, vm_dir / "sock" / "agent.sock", record.agent_token
+                ),
+            )
             self._vms[vm_id] = vm
             if record.phase == "running" and statuses.get(sandbox_id) is SandboxStatus.RUNNING:
                 await vm.link.listen()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from chaser.host.agent_link import AgentLink
 
 
 class SandboxStatus(StrEnum):
@@ -29,11 +32,18 @@ class BootRequest:
     vcpus: int = 1
     memory_mib: int = 512
     hostname: str = "chaser"
+    # The workspace disk's image file, for runtimes with `disk_images` (attached as a block device;
+    # `workspace_dir` is then None: the image is never loop-mounted on the host at the same time).
+    workspace_image: Path | None = None
 
 
 class Runtime(Protocol):
     name: str  # "gvisor" | "qemu"
     accel: str  # "ptrace" | "kvm" | "tcg"
+    disk_images: bool  # True: give it workspace image files; False: mounted directories
+
+    def agent_link(self, vm_id: str, sandbox_id: str, socket_path: Path, token: str) -> AgentLink:
+        """The host's end of a sandbox's agent channel (`socket_path`: the daemon's per-VM socket)."""
 
     async def boot(self, request: BootRequest) -> None:
         """Start the sandbox detached (it outlives the daemon). Raises RuntimeFailed."""

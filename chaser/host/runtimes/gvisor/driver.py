@@ -15,6 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
+from chaser.host.agent_link import AgentLink
 from chaser.host.errors import RuntimeFailed
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.gvisor.spec import build_spec
@@ -29,6 +30,10 @@ def runsc_available() -> str | None:
 class GvisorRuntime:
     name = "gvisor"
     accel = "ptrace"
+    disk_images = False
+
+    def agent_link(self, vm_id: str, sandbox_id: str, socket_path: Path, token: str) -> AgentLink:
+        return AgentLink(vm_id, socket_path, token)  # bind-mounted in; the agent dials the daemon
 
     def __init__(self, root_dir: Path, runsc: str = "runsc", cgroups: bool = True) -> None:
         self._root = root_dir
