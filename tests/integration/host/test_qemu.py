@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,8 +164,8 @@ async def test_killed_qemu_is_reported_stopped(qemu: QemuDaemon) -> None:
     await client.aclose()
 
 
-async def test_failed_restore_leaves_nothing(vm_image: Path, tmp_path: Path) -> None:
-    templates = tmp_path / "templates"
+async def test_failed_restore_leaves_nothing(vm_image: Path) -> None:
+    templates = Path(tempfile.mkdtemp(prefix="cht-", dir="/tmp"))  # short: QEMU's sockets live in it
     daemon = _start(vm_image, CHASER_HOST_QEMU_TEMPLATES=str(templates))
     client = daemon.client()
     try:
@@ -181,6 +182,7 @@ async def test_failed_restore_leaves_nothing(vm_image: Path, tmp_path: Path) -> 
     finally:
         await client.aclose()
         daemon.destroy()
+        shutil.rmtree(templates, ignore_errors=True)
 
 
 async def test_daemon_killed_mid_restore_leaves_nothing(qemu: QemuDaemon) -> None:
