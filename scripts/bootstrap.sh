@@ -26,3 +26,4 @@ if [ ! -f "$stamp" ]; then
 fi
 
 bash images/build-base.sh
+bash images/build-vm.sh
