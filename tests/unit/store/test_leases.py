@@ -4,12 +4,14 @@ release on cancellation, and both reapers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chaser.domain.leases import STALE_AFTER_S, Leases
 from chaser.store import leases as lease_store
@@ -17,13 +19,17 @@ from chaser.store.db import make_engine, make_sessionmaker
 from chaser.store.migrate import migrate
 from chaser.store.models import Account, ConnectionLease, Session, new_id, utcnow
 
+ENGINES: list[AsyncEngine] = []
 
-async def _setup(tmp_path: Path) -> tuple[async_sessionmaker[AsyncSession], str]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+
+async def _setup(tmp_path: Path, url: str | None = None) -> tuple[async_sessionmaker[AsyncSession], str]:
+    engine = make_engine(url or f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    ENGINES.append(engine)
     await migrate(engine)
     sm = make_sessionmaker(engine)
     async with sm() as db:
-        account = Account(id=new_id(), kind="personal", name="a@example.test", name_lower="a@example.test")
+        email = f"{new_id()}@example.test"
+        account = Account(id=new_id(), kind="personal", name=email, name_lower=email)
         db.add(account)
         s = Session(id=new_id(), account_id=account.id, session_type="sandbox", status="running")
         db.add(s)
@@ -49,7 +55,7 @@ def test_hold_counts_and_releases(tmp_path: Path) -> None:
         assert await _count_on_row(sm, sid) == 0
         assert leases.open_count() == 0
 
-    asyncio.run(main())
+    asyncio.run(_disposing(main()))
 
 
 def test_released_when_the_holder_is_cancelled(tmp_path: Path) -> None:
@@ -70,7 +76,7 @@ def test_released_when_the_holder_is_cancelled(tmp_path: Path) -> None:
             tg.cancel_scope.cancel()  # level-triggered anyio cancellation, like a client disconnect
         assert await _count_on_row(sm, sid) == 0
 
-    asyncio.run(main())
+    asyncio.run(_disposing(main()))
 
 
 def test_close_session_cancels_the_stream(tmp_path: Path) -> None:
@@ -92,7 +98,7 @@ def test_close_session_cancels_the_stream(tmp_path: Path) -> None:
             assert leases.close_session(sid) == 1
         assert await _count_on_row(sm, sid) == 0
 
-    asyncio.run(main())
+    asyncio.run(_disposing(main()))
 
 
 def test_reapers(tmp_path: Path) -> None:
@@ -126,4 +132,14 @@ def test_reapers(tmp_path: Path) -> None:
             assert await leases.reap_stale() == 0  # our own rows are refreshed first
             assert await _count_on_row(sm, sid) == 2
 
-    asyncio.run(main())
+    asyncio.run(_disposing(main()))
+
+
+async def _disposing(body: Coroutine[Any, Any, None]) -> None:
+    """Run the test body, then dispose its engine inside the same loop (aiosqlite's worker
+    thread must not outlive the loop)."""
+    try:
+        await body
+    finally:
+        while ENGINES:
+            await ENGINES.pop().dispose()
