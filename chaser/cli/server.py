@@ -179,6 +179,9 @@ def run_server(*, data_dir: Path | None, host: str | None, port: int | None, run
             f"Chaser API on {settings.resolved_public_url()}  (docs: {settings.resolved_public_url()}/docs)\n"
             f"Get an API key: chaser admin create-user --email you@example.com --data-dir {settings.data_dir}"
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        # Open PTY sockets and SSE streams would hold a SIGTERM'd server forever: bound the wait.
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=5
+        )
     finally:
         supervisor.stop()
