@@ -66,3 +66,8 @@ class HostSettings(BaseSettings):
     qemu_templates: Path | None = Field(
         default=None, description="where qemu template snapshots live; default: beside the VM image"
     )
+    storage_pool: str = Field(
+        default="auto", description="auto: reflink copies (an XFS pool file if needed) | off: no pool"
+    )
+    storage_pool_bytes: int = Field(default=256 * 1024**3, gt=0, description="XFS pool file size (sparse)")
+    git_base_url: str = Field(default="https://github.com", description="where owner/repo imports clone from")

@@ -25,7 +25,7 @@ from chaser.agent import AGENT_VERSION
 from chaser.host import ops
 from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy, TooLarge
 from chaser.host.pool import WarmPool
-from chaser.host.routes import commands, ports, pty, selftest
+from chaser.host.routes import commands, ports, pty, selftest, storage
 from chaser.host.vms import VmManager
 from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
 
@@ -90,6 +90,7 @@ def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None =
             agent_version=AGENT_VERSION,
             vms=vms.count(),
             images=vms.images.names(),
+            reflink=storage.storage_of(app.state).reflink,
         )
 
     @router.post("/vms")
@@ -158,7 +159,7 @@ def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None =
     app.include_router(router)
     app.state.vms = vms
     app.state.token = token
-    for module in (pty, commands, selftest):
+    for module in (pty, commands, selftest, storage):
         app.include_router(module.router, dependencies=[Depends(authenticate)])
     # WebSocket routes check the token themselves: they accept, then close 4401.
     app.include_router(pty.socket_router)

@@ -17,15 +17,20 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from chaser.host.wire import (
+    CloneSpec,
     CommandInfo,
     DiskInfo,
     DiskSpec,
     ExecRequest,
     ExecResult,
     FileInfo,
+    GitImportResult,
+    GitImportSpec,
     HostInfo,
     PtyInfo,
     SelfTestResult,
+    SnapshotInfo,
+    SnapshotSpec,
     VmInfo,
     VmSpec,
 )
@@ -117,6 +122,46 @@ class HostClient:
     async def delete_disk(self, disk_id: str) -> None:
         """Delete the disk file. Idempotent. Refused with `disk_busy` while a VM has it attached."""
         await self._request("DELETE", f"/disks/{disk_id}")
+
+    # ---- workspace storage: snapshots, clones, git import (chaser.host.storage)
+
+    async def create_snapshot(self, disk_id: str, snapshot_id: str, force: bool = False) -> SnapshotInfo:
+        """Copy the disk as it is now. Attached to a VM: `disk_busy` unless `force` (freezes it)."""
+        spec = SnapshotSpec(snapshot_id=snapshot_id, force=force)
+        response = await self._request("POST", f"/disks/{disk_id}/snapshots", json=spec.model_dump())
+        return SnapshotInfo.model_validate(response.json())
+
+    async def list_snapshots(self, disk_id: str) -> list[SnapshotInfo]:
+        response = await self._request("GET", f"/disks/{disk_id}/snapshots")
+        return [SnapshotInfo.model_validate(s) for s in response.json()]
+
+    async def get_snapshot(self, disk_id: str, snapshot_id: str) -> SnapshotInfo:
+        response = await self._request("GET", f"/disks/{disk_id}/snapshots/{snapshot_id}")
+        return SnapshotInfo.model_validate(response.json())
+
+    async def restore_snapshot(self, disk_id: str, snapshot_id: str) -> DiskInfo:
+        """Put the snapshot back as the disk's content. The disk must be detached (`disk_busy`)."""
+        response = await self._request("POST", f"/disks/{disk_id}/snapshots/{snapshot_id}/restore")
+        return DiskInfo.model_validate(response.json())
+
+    async def delete_snapshot(self, disk_id: str, snapshot_id: str) -> None:
+        """Idempotent."""
+        await self._request("DELETE", f"/disks/{disk_id}/snapshots/{snapshot_id}")
+
+    async def clone_disk(self, disk_id: str, new_disk_id: str, force: bool = False) -> DiskInfo:
+        """A new independent disk with the same files. Attached source: `disk_busy` unless `force`."""
+        spec = CloneSpec(disk_id=new_disk_id, force=force)
+        response = await self._request("POST", f"/disks/{disk_id}/clone", json=spec.model_dump())
+        return DiskInfo.model_validate(response.json())
+
+    async def import_git(
+        self, disk_id: str, url: str, ref: str | None = None, token: str | None = None
+    ) -> GitImportResult:
+        """Clone `url` (owner/repo or a URL) into the detached disk's root. `import_failed` (400)
+        carries git's message, token redacted."""
+        spec = GitImportSpec(url=url, ref=ref, token=token)
+        response = await self._request("POST", f"/disks/{disk_id}/import-git", json=spec.model_dump())
+        return GitImportResult.model_validate(response.json())
 
     # ---- interactive surface (docs/host-streams.md)
 

@@ -19,6 +19,7 @@ from chaser.host.pool import WarmPool
 from chaser.host.runtimes.base import Runtime
 from chaser.host.runtimes.gvisor.driver import GvisorRuntime, runsc_available
 from chaser.host.runtimes.qemu.driver import QemuRuntime, VmFiles, kvm_usable, qemu_available
+from chaser.host.storage.pool import open_pool
 from chaser.host.vms import VmManager
 from chaser.settings import HostSettings
 
@@ -77,9 +78,11 @@ def build(settings: HostSettings) -> tuple[VmManager, str]:
 
 def serve(settings: HostSettings) -> None:
     """Run the host daemon until SIGTERM/SIGINT. Recovers (adopts or cleans up) VMs first."""
+    storage = open_pool(Layout(settings.state_dir), settings.storage_pool_bytes, settings.storage_pool)
     manager, host_id = build(settings)
     pool = WarmPool(manager, size=settings.warm_pool_size, max_vms=settings.max_vms)
     app = create_app(manager, settings.token, host_id, pool=pool)
+    app.state.storage, app.state.git_base_url = storage, settings.git_base_url
     config = uvicorn.Config(
         app,
         host=settings.listen_host,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 from chaser.host.errors import DaemonError, DiskExists, DiskNotFound
@@ -95,6 +96,7 @@ class DiskStore:
         await self.unmount(disk_id)
         with contextlib.suppress(FileNotFoundError):
             self._layout.disk_path(disk_id).unlink()
+        shutil.rmtree(self._layout.root / "snapshots" / disk_id, ignore_errors=True)  # its snapshots
 
     async def mount(self, disk_id: str) -> Path:
         image = self._layout.disk_path(check_id("disk_id", disk_id))

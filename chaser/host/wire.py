@@ -28,6 +28,7 @@ class HostInfo(BaseModel):
     agent_version: str
     vms: int
     images: list[str]
+    reflink: bool | None = None  # workspace snapshots/clones are reflink copies (None: not reported)
 
 
 class DiskSpec(BaseModel):
@@ -151,3 +152,36 @@ class SelfTestResult(BaseModel):
     agent_version: str
     os: str
     ok: bool
+
+
+# ---- workspace storage: snapshots, clones, git import
+
+
+class SnapshotSpec(BaseModel):
+    snapshot_id: str
+    force: bool = Field(default=False, description="freeze an attached disk for the copy")
+
+
+class SnapshotInfo(BaseModel):
+    snapshot_id: str
+    disk_id: str
+    size_bytes: int
+    allocated_bytes: int  # st_blocks * 512; extents shared by reflinks count in each file
+    created_at: float
+
+
+class CloneSpec(BaseModel):
+    disk_id: str  # the new disk
+    force: bool = Field(default=False, description="freeze an attached source disk for the copy")
+
+
+class GitImportSpec(BaseModel):
+    url: str  # "owner/repo" (under the host's git base URL) or an http(s):// or git:// URL
+    ref: str | None = None  # branch, tag or commit; None: the remote's default branch
+    token: str | None = None  # for private repositories; never stored
+
+
+class GitImportResult(BaseModel):
+    disk: DiskInfo
+    commit: str  # the checked-out commit
+    ref: str | None = None

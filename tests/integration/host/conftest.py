@@ -107,10 +107,12 @@ class Daemon:
         ).stdout
         return [line for line in out.split() if line]
 
-    def mounts(self) -> list[str]:
-        prefix = str(self.state_dir) + "/"
+    def mounts(self, with_pool: bool = False) -> list[str]:
+        """Mounts under the state dir; the storage pool's own (state_dir/pool) only if asked."""
+        prefix, pool = str(self.state_dir) + "/", str(self.state_dir / "pool")
         with open("/proc/self/mountinfo") as f:
-            return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+            points = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+        return [p for p in points if with_pool or p != pool]
 
     def vm_dirs(self) -> list[str]:
         vms = self.state_dir / "vms"
@@ -125,7 +127,7 @@ class Daemon:
                 capture_output=True,
                 check=False,
             )
-        for point in sorted(self.mounts(), reverse=True):
+        for point in sorted(self.mounts(with_pool=True), key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         self.log.unlink(missing_ok=True)
