@@ -463,12 +463,10 @@ def _tail(path: Path, limit: int = 800) -> str:
         return ""
 
 
-async def probe_kvm(state_dir: Path, files: VmFiles, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Cold-boot a throwaway VM with `-accel kvm`: True if its agent answers within `timeout`."""
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return False
-    runtime = QemuRuntime(state_dir, "kvm")
-    run = runtime.run_dir(f"kvm-probe-{os.getpid()}")
+async def cold_boot(state_dir: Path, files: VmFiles, accel: str, machine: str, timeout: float) -> bool:
+    """Boot a throwaway VM from scratch: True once its agent answers within `timeout`. Leaves nothing."""
+    runtime = QemuRuntime(state_dir, accel)
+    run = runtime.run_dir(f"cold-{os.getpid()}-{secrets.token_hex(3)}")
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     qemu = _Qemu(run)
@@ -476,19 +474,11 @@ async def probe_kvm(state_dir: Path, files: VmFiles, timeout: float = PROBE_TIME
         agent_disk = await runtime._agent_disk(state_dir / "qemu-agent")
         token = secrets.token_urlsafe(16)
         await _run(
-            "qemu-img",
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-F",
-            "raw",
-            "-b",
-            str(files.rootfs),
-            str(run / "root.qcow2"),
-        )
+            "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
+            "-b", str(files.rootfs), str(run / "root.qcow2"),
+        )  # fmt: skip
         cfg = runtime._config(
-            files, run, agent_disk, accel="kvm", machine="microvm", vcpus=1, memory_mib=256,
+            files, run, agent_disk, accel=accel, machine=machine, vcpus=1, memory_mib=256,
             root_disk=run / "root.qcow2", console_log=run / "console.log", agent_token=token,
         )  # fmt: skip
         qemu.proc = await runtime._spawn(cfg, run / "qemu.log")
@@ -496,11 +486,18 @@ async def probe_kvm(state_dir: Path, files: VmFiles, timeout: float = PROBE_TIME
         await link.close()
         return True
     except DaemonError as exc:
-        log.info("kvm probe: no (%s)", exc.message)
+        log.info("cold boot (%s, %s): no agent (%s)", accel, machine, exc.message)
         return False
     finally:
         await qemu.kill()
         shutil.rmtree(run, ignore_errors=True)
+
+
+async def probe_kvm(state_dir: Path, files: VmFiles, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Cold-boot a throwaway microVM with `-accel kvm`: True if its agent answers within `timeout`."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    return await cold_boot(state_dir, files, "kvm", "microvm", timeout)
 
 
 def kvm_usable(state_dir: Path, files: VmFiles) -> bool:
