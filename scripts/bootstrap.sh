@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg_bin in runsc:runsc mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs losetup:mount git:git; do
+for pkg_bin in runsc:runsc mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs losetup:mount git:git mkfs.xfs:xfsprogs; do
   bin=${pkg_bin%%:*}; pkg=${pkg_bin##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
