@@ -104,9 +104,7 @@ async def test_restore_exec_files_stop(qemu: QemuDaemon) -> None:
     restore_s = time.monotonic() - started
     print(f"\nrestore to agent ready: {restore_s:.2f}s")
 
-    result = await client.exec(
-        "qa", ExecRequest(command='echo "$GREETING"; test -d /sys/block/vda')
-    )
+    result = await client.exec("qa", ExecRequest(command='echo "$GREETING"; test -d /sys/block/vda'))
     assert result.exit_code == 0 and result.output.startswith("hi\n"), result.output
     await client.write_file("qa", "/tmp/hello.txt", b"from the host\n")
     assert await client.read_file("qa", "/tmp/hello.txt", 1024) == b"from the host\n"
@@ -223,6 +221,31 @@ async def test_warm_pool_hands_out_restored_vms(vm_image: Path) -> None:
         result = await client.exec("sess", ExecRequest(command='echo "$GREETING"'))
         assert result.output == "pooled\n"
         await client.stop_vm("sess")
+    finally:
+        await client.aclose()
+        daemon.destroy()
+
+
+async def test_vm_over_its_memory_limit_is_killed_and_reported(vm_image: Path) -> None:
+    # A limit below the guest's RAM (restored VMs share the template's pages, so a guest must write
+    # a lot of its RAM before QEMU is charged for it): filling 150 MiB crosses it.
+    daemon = _start(vm_image, CHASER_HOST_QEMU_MEM_OVERHEAD_MIB="-96")
+    client = daemon.client()
+    try:
+        await client.create_vm(VmSpec(vm_id="hog", memory_mib=256))
+        with pytest.raises(HostError):
+            await client.exec(
+                "hog",
+                ExecRequest(command="python3 -c 'b = bytearray(150 << 20); import time; time.sleep(30)'"),
+            )
+        deadline = time.monotonic() + 15
+        vm = await client.get_vm("hog")
+        while vm.state is not VmState.STOPPED and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            vm = await client.get_vm("hog")
+        assert vm.state is VmState.STOPPED and "memory limit" in (vm.exit_reason or ""), vm
+        await client.stop_vm("hog")
+        await _gone(daemon)
     finally:
         await client.aclose()
         daemon.destroy()

@@ -36,6 +36,7 @@ from chaser.host.errors import AgentUnavailable, DaemonError, ImageNotFound, Run
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.qemu import persist
 from chaser.host.runtimes.qemu.argv import MachineConfig, build_argv, workspace_hotplug
+from chaser.host.runtimes.qemu.limits import Limits
 from chaser.host.runtimes.qemu.qmp import Qmp
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,7 @@ class QemuRuntime:
         self._qemus: dict[str, _Qemu] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._links: dict[str, DialingAgentLink] = {}
+        self.limits = Limits(state_dir)
 
     # ---- paths and bookkeeping
 
@@ -377,7 +379,7 @@ class QemuRuntime:
         cfg = self._config(
             files, run, await self._agent_disk(self.templates_dir(files)),
             accel=self.accel, machine=machine, vcpus=request.vcpus, memory_mib=request.memory_mib,
-            root_disk=run / "root.qcow2", console_log=request.console_log, agent_token=meta.agent_token,
+            root_disk=run / "root.qcow2", console_log=run / "console.log", agent_token=meta.agent_token,
             memory_file=template / "mem.ram", memory_shared=False, incoming=True,
         )  # fmt: skip
         await _run(
@@ -385,8 +387,13 @@ class QemuRuntime:
             "-b", str(template / "root.qcow2"), str(cfg.root_disk),
         )  # fmt: skip
         t0 = time.monotonic()
+        # The daemon reads the console at `request.console_log` (its VM dir, renamed on a warm-pool
+        # hand-out); the file lives in our run dir so we can append why QEMU died.
+        request.console_log.unlink(missing_ok=True)
+        request.console_log.symlink_to(run / "console.log")
         qemu = _Qemu(run, await self._spawn(cfg, run / "qemu.log"))
         self._qemus[request.vm_id] = qemu
+        self.limits.apply(request.vm_id, qemu.proc.pid if qemu.proc else 0, request.vcpus, request.memory_mib)
         qmp = Qmp(f"vm-{request.vm_id}", cfg.qmp_socket)
         try:
             await qmp.connect(QEMU_START_TIMEOUT_S, qemu.alive)
@@ -445,6 +452,7 @@ class QemuRuntime:
         if qemu.alive():
             raise RuntimeFailed(f"qemu of {vm_id} did not die")
         shutil.rmtree(qemu.run_dir, ignore_errors=True)
+        self.limits.remove(vm_id)
 
     async def list(self) -> dict[str, SandboxStatus]:
         return {p.name: await self.state(p.name) for p in self._root.iterdir() if p.is_dir()}
@@ -453,7 +461,24 @@ class QemuRuntime:
         qemu = self._qemu(vm_id)
         if not qemu.run_dir.is_dir():
             return SandboxStatus.ABSENT
-        return SandboxStatus.RUNNING if qemu.alive() else SandboxStatus.STOPPED
+        if qemu.alive():
+            return SandboxStatus.RUNNING
+        self._note_death(vm_id)
+        return SandboxStatus.STOPPED
+
+    def _note_death(self, vm_id: str) -> None:
+        """Say in the console log (whose tail becomes the exit reason) why QEMU died, once."""
+        run = self.run_dir(vm_id)
+        marker = run / "exit-noted"
+        if marker.exists() or not run.is_dir():
+            return
+        if self.limits.oom_killed(vm_id):
+            reason = f"killed: memory limit exceeded (guest RAM + {self.limits.overhead_mib} MiB)"
+        else:
+            reason = "qemu exited: " + (_tail(run / "qemu.log", 300) or "no message")
+        with open(run / "console.log", "a") as console:
+            console.write(f"\nchaser: {reason}\n")
+        marker.touch()
 
 
 def _tail(path: Path, limit: int = 800) -> str:
