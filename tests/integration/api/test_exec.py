@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import Api, User, create_session, expect_error, make_user, run, terminate
+from tests.factories import Api, User, create_session, expect, expect_error, make_user, run, terminate
 
 pytestmark = pytest.mark.gvisor
 MIB = 1024 * 1024
@@ -102,10 +102,16 @@ def test_bad_exec_body_is_invalid_field(shell: tuple[Api, str], body: dict[str, 
     expect_error(api.post(f"/v1/sessions/{sid}/exec", json=body), 400, "invalid_field")
 
 
-def test_background_is_not_available_yet(shell: tuple[Api, str]) -> None:
+def test_background_returns_at_once_with_a_command_id(shell: tuple[Api, str]) -> None:
+    """decisions.md, Interactive sessions: 200, `running`, `command_id`, `pid`, no exit code or output."""
     api, sid = shell
-    resp = api.post(f"/v1/sessions/{sid}/exec", json={"command": "sleep 1", "background": True})
-    expect_error(resp, 400, "invalid_request")
+    started = time.monotonic()
+    result = run(api, sid, "sleep 5", background=True)
+    assert time.monotonic() - started < 4
+    assert result["background"] is True and result["status"] == "running"
+    assert result["command_id"] and isinstance(result["pid"], int)
+    assert result["exit_code"] is None and result["output"] == ""
+    expect(api.post(f"/v1/sessions/{sid}/commands/{result['command_id']}/kill", json={}), 200)
 
 
 def test_exec_on_terminated_session_is_409(sandbox_user: User) -> None:
