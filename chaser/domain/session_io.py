@@ -151,9 +151,19 @@ async def exec_provisioned(
     return await exec_command(db, host, who, session.id, spec)
 
 
+MAX_PATH_BYTES = 4096  # Linux PATH_MAX
+MAX_NAME_BYTES = 255  # Linux NAME_MAX, per path component
+
+
 def _check_path(path: str) -> None:
     if not path.startswith("/"):
         raise InvalidField("path: must be an absolute path (start with /)")
+    if "\0" in path:
+        raise InvalidField("path: must not contain a NUL byte")
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise InvalidField(f"path: at most {MAX_PATH_BYTES} bytes")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in path.split("/")):
+        raise InvalidField(f"path: each component at most {MAX_NAME_BYTES} bytes")
 
 
 async def upload(

@@ -49,7 +49,10 @@ def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None =
             refill.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refill
-        await vms.close()  # sandboxes keep running; the next daemon adopts them
+        # Sessions' sandboxes keep running for the next daemon to adopt; spares would only be
+        # destroyed by it, so they go now instead of idling while no daemon runs.
+        await vms.discard_spares()
+        await vms.close()
 
     async def authenticate(request: Request) -> None:
         header = request.headers.get("authorization", "")

@@ -350,6 +350,11 @@ class VmManager:
             async with vm.lock:
                 await self._destroy(vm)
 
+    async def discard_spares(self) -> None:
+        for vm in self.pooled():
+            with contextlib.suppress(DaemonError):
+                await self.discard_spare(vm)
+
     async def _destroy_leftover(self, vm_id: str) -> None:
         await self.runtime.stop(vm_id)
         shutil.rmtree(self.layout.vm_dir(vm_id), ignore_errors=True)
