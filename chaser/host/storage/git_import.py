@@ -5,8 +5,9 @@ tests point it at a loopback git server) or a full `https://`, `http://` or `git
 schemes (file://, ssh, local paths) are refused: the clone runs on the host.
 
 The clone never touches the live image: the disk is copied (a reflink on the pool) to a staged
-image, the staged image is loop-mounted privately, git runs there as uid/gid 1000 (the
-workspace's owner), and the staged image replaces the disk only if the disk is still detached
+image, the staged image is loop-mounted in a worker's private mount namespace (`unshare -m`,
+so the mount cannot outlive the worker even if the daemon dies), git runs there as uid/gid 1000
+(the workspace's owner), and the staged image replaces the disk only if the disk is still detached
 and unchanged. A failed import leaves the disk as it was.
 
 The token is handed to git only through its environment, as `GIT_CONFIG_KEY_0=http.<base>.extraHeader`
@@ -22,15 +23,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from chaser.host.disks import unmount_path
 from chaser.host.errors import DaemonError, DiskBusy, InvalidRequest
 from chaser.host.storage.copy import copy_image
 from chaser.host.storage.snapshots import Snapshots
@@ -96,35 +100,65 @@ def _redact(text: str, secrets_: list[str]) -> str:
     return text.strip()[-2000:]
 
 
-async def _git(argv: list[str], cwd: Path, env: dict[str, str], hide: list[str]) -> str:
+def _git(argv: list[str], cwd: Path, env: dict[str, str], hide: list[str]) -> str:
     """Run git as the workspace user; ImportFailed with git's (redacted) message on failure."""
-    proc = await asyncio.create_subprocess_exec(
-        "setpriv", f"--reuid={WORKSPACE_UID}", f"--regid={WORKSPACE_UID}", "--clear-groups",
-        "git", *argv,
-        cwd=cwd, env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), CLONE_TIMEOUT_S)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
+        done = subprocess.run(
+            ["setpriv", f"--reuid={WORKSPACE_UID}", f"--regid={WORKSPACE_UID}", "--clear-groups",
+             "git", *argv],
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=CLONE_TIMEOUT_S,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
         raise ImportFailed(f"git {argv[0]} took longer than {CLONE_TIMEOUT_S:.0f}s") from None
-    if proc.returncode != 0:
-        message = _redact(err.decode(errors="replace") or out.decode(errors="replace"), hide)
+    if done.returncode != 0:
+        message = _redact(done.stderr.decode(errors="replace") or done.stdout.decode(errors="replace"), hide)
         raise ImportFailed(f"git {argv[0]} failed: {message}")
-    return out.decode(errors="replace").strip()
+    return done.stdout.decode(errors="replace").strip()
 
 
-async def _mount(image: Path, point: Path) -> None:
-    point.mkdir(parents=True, exist_ok=True)
-    proc = await asyncio.create_subprocess_exec(
-        "mount", "-t", "ext4", "-o", "loop,noinit_itable,discard", str(image), str(point),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+def _clone_into(job: dict[str, Any]) -> str:
+    """In the worker's own mount namespace: mount the staged image, clone as uid 1000, move the
+    checkout to the filesystem's root. Returns the commit."""
+    point, staged = Path(job["point"]), job["staged"]
+    done = subprocess.run(
+        ["mount", "-t", "ext4", "-o", "loop,noinit_itable,discard", staged, str(point)],
+        capture_output=True, text=True, check=False,
     )  # fmt: skip
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise DaemonError(f"mount of the staged disk failed: {out.decode(errors='replace').strip()}")
+    if done.returncode != 0:
+        raise DaemonError(f"mount of the staged disk failed: {(done.stdout + done.stderr).strip()}")
+    workdir = point / f".chaser-import-{secrets.token_hex(4)}"
+    workdir.mkdir()
+    os.chown(workdir, WORKSPACE_UID, WORKSPACE_UID)
+    env, hide, ref, url = job["env"], job["hide"], job["ref"], job["url"]
+    if ref is not None and _COMMIT.match(ref):
+        _git(["clone", "-q", "--no-checkout", "--", url, "."], workdir, env, hide)
+        _git(["checkout", "-q", ref, "--"], workdir, env, hide)
+    else:
+        branch = ["--branch", ref] if ref else []
+        _git(["clone", "-q", "--depth", "1", *branch, "--", url, "."], workdir, env, hide)
+    commit = _git(["rev-parse", "HEAD"], workdir, env, hide)
+    for entry in workdir.iterdir():
+        if (point / entry.name).exists():
+            raise ImportFailed(f"the workspace already has {entry.name!r}; import into an empty disk")
+        entry.rename(point / entry.name)
+    workdir.rmdir()
+    return commit
+
+
+def _worker_main() -> None:
+    """`unshare -m python -m chaser.host.storage.git_import`: the job as JSON on stdin (so the
+    token is on no command line); prints the commit, or exits 2 (import failed) / 3 with a message.
+    The mount lives only in this process's namespace: it is gone when the process is, even if the
+    daemon dies meanwhile."""
+    job = json.loads(sys.stdin.read())
+    try:
+        print(_clone_into(job))
+    except ImportFailed as exc:
+        sys.stderr.write(exc.message)
+        sys.exit(2)
+    except (DaemonError, OSError) as exc:
+        sys.stderr.write(exc.message if isinstance(exc, DaemonError) else repr(exc))
+        sys.exit(3)
 
 
 async def import_git(
@@ -141,32 +175,36 @@ async def import_git(
         raise DiskBusy(f"disk {disk_id!r} is attached to vm {owner!r}; import into a detached disk")
     before = image.stat()
     staged = image.with_name(f".{image.name}.importing")
-    point = vms.layout.mnt / f".import-{disk_id}"
     home = Path(tempfile.mkdtemp(prefix="chaser-git-"))
+    # Traversable by uid 1000 (the state dir may not be): git resolves its absolute path.
+    point = Path(tempfile.mkdtemp(prefix="chaser-import-"))
     hide = [t for t in (token, spec.token) if t]
     hide += [base64.b64encode(f"{user or 'x-access-token'}:{t}".encode()).decode() for t in hide]
     hide += [quote(t, safe="") for t in list(hide)]
+    job = {
+        "point": str(point),
+        "staged": str(staged),
+        "url": url,
+        "ref": spec.ref,
+        "env": _git_env(home, url, user, token),
+        "hide": hide,
+    }
     try:
         os.chown(home, WORKSPACE_UID, WORKSPACE_UID)
+        point.chmod(0o711)
         await copy_image(image, staged, snapshots.storage.reflink)
-        await _mount(staged, point)
-        workdir = point / f".chaser-import-{secrets.token_hex(4)}"
-        workdir.mkdir()
-        os.chown(workdir, WORKSPACE_UID, WORKSPACE_UID)
-        env = _git_env(home, url, user, token)
-        if spec.ref is not None and _COMMIT.match(spec.ref):
-            await _git(["clone", "-q", "--no-checkout", "--", url, "."], workdir, env, hide)
-            await _git(["checkout", "-q", spec.ref, "--"], workdir, env, hide)
-        else:
-            branch = ["--branch", spec.ref] if spec.ref else []
-            await _git(["clone", "-q", "--depth", "1", *branch, "--", url, "."], workdir, env, hide)
-        commit = await _git(["rev-parse", "HEAD"], workdir, env, hide)
-        for entry in workdir.iterdir():
-            if (point / entry.name).exists() and entry.name != "lost+found":
-                raise ImportFailed(f"the workspace already has {entry.name!r}; import into an empty disk")
-            entry.rename(point / entry.name)
-        workdir.rmdir()
-        await unmount_path(point)
+        proc = await asyncio.create_subprocess_exec(
+            "unshare", "--mount", "--propagation", "private",
+            sys.executable, "-m", "chaser.host.storage.git_import",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await proc.communicate(json.dumps(job).encode())
+        message = _redact(err.decode(errors="replace"), hide)
+        if proc.returncode == 2:
+            raise ImportFailed(message)
+        if proc.returncode != 0:
+            raise DaemonError(f"git import of disk {disk_id!r} failed: {message}")
+        commit = out.decode().strip()
         async with vms._claim_lock:
             owner = vms.attached_to(disk_id)
             now = image.stat()
@@ -178,10 +216,12 @@ async def import_git(
                 raise DiskBusy(f"disk {disk_id!r} changed during the import; try again")
             staged.replace(image)
     finally:
-        with contextlib.suppress(DaemonError):
-            await unmount_path(point)
-        with contextlib.suppress(OSError):
-            point.rmdir()
         staged.unlink(missing_ok=True)
         shutil.rmtree(home, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            point.rmdir()
     return GitImportResult(disk=vms.disk_info(disk_id), commit=commit, ref=spec.ref)
+
+
+if __name__ == "__main__":
+    _worker_main()
