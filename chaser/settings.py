@@ -34,6 +34,15 @@ class ServerSettings(BaseSettings):
     image_cache: Path = DEFAULT_IMAGE_CACHE
     reconcile_interval_s: float = 5.0
     workspace_size_bytes: int = 10 * 1024**3
+    workspace_quota_bytes: int = Field(
+        default=10 * 1024**3, gt=0, description="real bytes on disk one workspace's disk may use"
+    )
+    account_quota_bytes: int = Field(
+        default=25 * 1024**3, gt=0, description="real bytes on disk of an account's disks and snapshots"
+    )
+    git_base_url: str = Field(
+        default="https://github.com", description="where `owner/repo` workspace imports clone from"
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

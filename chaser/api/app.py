@@ -29,13 +29,15 @@ from chaser.api.routes import (
     members,
     service_accounts,
     sessions,
+    snapshots,
     terminals,
     tunnels,
     workspaces,
 )
-from chaser.domain import reconcile, tokens
+from chaser.domain import imports, reconcile, tokens
 from chaser.domain.host import Host
 from chaser.domain.leases import Leases
+from chaser.domain.quotas import StoragePolicy
 from chaser.settings import ServerSettings
 from chaser.store.db import make_engine, make_sessionmaker
 from chaser.store.migrate import migrate
@@ -81,6 +83,11 @@ def create_app(
                 recovered = await reconcile.recover_interrupted(sessionmaker, host)
                 if recovered:
                     log.warning("terminated %d session(s) interrupted while creating", recovered)
+                interrupted = await imports.recover_interrupted(sessionmaker)
+                if interrupted:
+                    log.warning(
+                        "marked %d workspace import(s) interrupted by a restart as failed", interrupted
+                    )
                 reaped = await leases.reap_dead_holders()
                 if reaped:
                     log.warning("released %d connection lease(s) of a previous server process", reaped)
@@ -95,7 +102,7 @@ def create_app(
         try:
             yield
         finally:
-            for task in tasks:
+            for task in [*tasks, *app.state.background_tasks]:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -115,6 +122,14 @@ def create_app(
     app.state.sessionmaker = sessionmaker
     app.state.leases = leases
     app.state.token_secret = tokens.load_secret(settings.data_dir)
+    app.state.storage_policy = StoragePolicy(
+        disk_size_bytes=settings.workspace_size_bytes,
+        workspace_quota_bytes=settings.workspace_quota_bytes,
+        account_quota_bytes=settings.account_quota_bytes,
+        git_base_url=settings.git_base_url,
+        seal_secret=app.state.token_secret,
+    )
+    app.state.background_tasks = set()  # imports in flight (held so they are not collected)
     errors.install(app)
     app.add_middleware(RequestContext)
     app.add_middleware(Gateway)  # outermost: forwarded bodies skip the API's body limits
@@ -127,6 +142,7 @@ def create_app(
         tunnels,
         files,
         workspaces,
+        snapshots,
         accounts,
         members,
         service_accounts,

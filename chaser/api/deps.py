@@ -14,6 +14,7 @@ from chaser.domain.auth import authenticate
 from chaser.domain.host import Host
 from chaser.domain.leases import Leases
 from chaser.domain.principal import Principal as PrincipalT
+from chaser.domain.quotas import StoragePolicy
 from chaser.settings import ServerSettings
 
 
@@ -47,6 +48,14 @@ def _settings(request: Request) -> ServerSettings:
 
 
 SettingsDep = Annotated[ServerSettings, Depends(_settings)]
+
+
+def _policy(request: Request) -> StoragePolicy:
+    policy: StoragePolicy = request.app.state.storage_policy
+    return policy
+
+
+PolicyDep = Annotated[StoragePolicy, Depends(_policy)]
 
 
 async def _principal(request: Request, db: Db) -> PrincipalT:

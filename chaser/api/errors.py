@@ -22,6 +22,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payment_required": 402,
     "forbidden": 403,
     "insufficient_scope": 403,
+    "quota_exceeded": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,

@@ -8,7 +8,8 @@ Each class carries a stable wire `code`; the HTTP status for a code lives in exa
     ├── InvalidField            invalid_field     one field is wrong; the message names it
     ├── Unauthorized            unauthorized      no usable credentials
     ├── Forbidden               forbidden         credentials fine, action not allowed
-    │   └── InsufficientScope   insufficient_scope
+    │   ├── InsufficientScope   insufficient_scope
+    │   └── QuotaExceeded       quota_exceeded    storage quota (workspace or account) would be exceeded
     ├── NotFound                not_found         (subclasses: <thing>_not_found)
     ├── Conflict                conflict          (subclasses: name_taken, workspace_busy, ...)
     ├── TooLarge                too_large
@@ -68,6 +69,13 @@ class InsufficientScope(Forbidden):
     code = "insufficient_scope"
 
 
+class QuotaExceeded(Forbidden):
+    """The storage quota (per workspace or per account, real bytes on disk) would be exceeded."""
+
+    code = "quota_exceeded"
+    default_message = "storage quota exceeded"
+
+
 class NotFound(ChaserError):
     """No such thing (or it belongs to another account: existence is never leaked)."""
 
@@ -83,6 +91,11 @@ class SessionNotFound(NotFound):
 class WorkspaceNotFound(NotFound):
     code = "workspace_not_found"
     default_message = "workspace not found"
+
+
+class SnapshotNotFound(NotFound):
+    code = "snapshot_not_found"
+    default_message = "snapshot not found"
 
 
 class UserNotFound(NotFound):

@@ -43,6 +43,12 @@ def translate(exc: HostError) -> errors.ChaserError:
     else is the host's failure (502)."""
     if exc.code == "agent_unavailable":
         return errors.HostUnavailable(f"the session's guest agent is not reachable: {exc.message}")
+    if exc.code == "disk_busy":
+        return errors.WorkspaceBusy(f"the workspace disk is attached to a running session: {exc.message}")
+    if exc.code == "snapshot_not_found":
+        return errors.SnapshotNotFound(exc.message)
+    if exc.code == "import_failed":
+        return errors.InvalidRequest(f"git import failed: {exc.message}")
     if exc.code == "file_not_found":
         return errors.FileNotFound(exc.message)
     if exc.code == "command_not_found":

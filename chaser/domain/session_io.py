@@ -16,8 +16,10 @@ from chaser.domain.errors import (
 )
 from chaser.domain.host import Host, host_errors
 from chaser.domain.principal import Principal
+from chaser.domain.quotas import StoragePolicy
 from chaser.domain.sessions import SessionSpec, check_env, get_owned, reconcile
 from chaser.domain.sessions import create as create_session
+from chaser.domain.workspaces import default_for
 from chaser.host.client import HostError
 from chaser.host.wire import CommandInfo, ExecRequest, ExecResult, FileInfo
 from chaser.store import workspaces as ws_store
@@ -134,10 +136,14 @@ async def exec_provisioned(
     workspace: str | None,
     ephemeral: bool,
     image: str | None,
+    policy: StoragePolicy | None = None,
 ) -> ExecOutcome:
     """`POST /v1/exec`: reuse the workspace's live sandbox or start one (ephemeral: a new one
-    with a one-hour lifetime), then run the command. Everything is validated before any VM starts."""
+    with a one-hour lifetime), then run the command. Everything is validated before any VM starts.
+    Neither `workspace` nor `ephemeral`: the account's default sandbox workspace (400 if none)."""
     check_exec(spec)
+    if not workspace and not ephemeral:
+        workspace = (await default_for(db, who, "sandbox")).id
     session_spec = SessionSpec(
         session_type="sandbox",
         workspace=workspace,
@@ -145,7 +151,7 @@ async def exec_provisioned(
         image=image,
         timeout_s=PROVISIONED_TIMEOUT_S if ephemeral else None,
     )
-    session, _ = await create_session(db, host, who, session_spec)
+    session, _ = await create_session(db, host, who, session_spec, policy)
     if session.status != "running":
         raise SessionNotReady()
     return await exec_command(db, host, who, session.id, spec)

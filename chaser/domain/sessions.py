@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chaser.domain import imports, quotas
 from chaser.domain.errors import (
     ActiveConnections,
     ChaserError,
@@ -25,7 +26,8 @@ from chaser.domain.host import Host, host_errors
 from chaser.domain.leases import Leases
 from chaser.domain.names import is_uuid
 from chaser.domain.principal import Principal
-from chaser.domain.workspaces import SESSION_TYPES, check_image, resolve
+from chaser.domain.quotas import StoragePolicy
+from chaser.domain.workspaces import SESSION_TYPES, check_image, require_ready, resolve
 from chaser.host.client import HostError
 from chaser.host.client import HostUnavailable as ClientUnavailable
 from chaser.host.wire import VmSpec, VmState
@@ -95,12 +97,16 @@ async def get_owned(db: AsyncSession, who: Principal, session_id: str) -> Sessio
     return s
 
 
-async def create(db: AsyncSession, host: Host, who: Principal, spec: SessionSpec) -> tuple[Session, bool]:
+async def create(
+    db: AsyncSession, host: Host, who: Principal, spec: SessionSpec, policy: StoragePolicy | None = None
+) -> tuple[Session, bool]:
     """Create a session (True) or hand back the workspace's live one (False).
 
     Order matters: the row and the workspace lease are written in one transaction before the VM
     exists, so a crash leaves a `creating` row that start-up recovery cleans, never an unknown VM
-    holding a disk.
+    holding a disk. With a `policy`, attaching a workspace is refused (403 `quota_exceeded`) when
+    its disk or the account is over quota, and an empty workspace with an import selector is
+    re-bootstrapped before the session is handed out.
     """
     validate(spec)
     if spec.session_type == "browser":
@@ -116,6 +122,11 @@ async def create(db: AsyncSession, host: Host, who: Principal, spec: SessionSpec
         live = await _live_session_of(db, host, ws)
         if live is not None:
             return live, False
+        require_ready(ws, "start a session")
+        if policy is not None:
+            usage = await quotas.account_usage(db, host, who.account_id)
+            quotas.check_workspace(policy, usage.disks.get(ws.disk_id, 0), "session attach")
+            quotas.check_account(policy, usage, 0, "session attach")
 
     session = Session(
         id=new_id(),
@@ -155,6 +166,8 @@ async def create(db: AsyncSession, host: Host, who: Principal, spec: SessionSpec
     try:
         with host_errors("session create"):
             info = await host.client.create_vm(spec_out)
+            if ws is not None and ws.github_repo and policy is not None:
+                info = await imports.rebootstrap_if_empty(db, host, policy, ws, spec_out, info)
     except BaseException:
         await settle(db, host, session, "create_failed")
         raise

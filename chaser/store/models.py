@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -146,6 +147,12 @@ class Workspace(Base):
     image: Mapped[str | None] = mapped_column(String(512), nullable=True)
     template: Mapped[bool] = mapped_column(Boolean, default=False)
     github_repo: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    github_ref: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The import token, sealed with the server's secret (see chaser.domain.sealing); never plain.
+    github_token_sealed: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # ready | importing | import_failed (idle/attached is derived from the lease)
+    state: Mapped[str] = mapped_column(String(16), default="ready", server_default="ready")
+    state_message: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     source_workspace_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     disk_id: Mapped[str] = mapped_column(String(64))
     # The lease: set only by a conditional UPDATE (see store.workspaces.take_lease). No FK, so a
@@ -153,6 +160,37 @@ class Workspace(Base):
     active_session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     last_session_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Snapshot(Base):
+    """A restore point of a workspace disk (disk state, never RAM); its bytes live on the host
+    as `host_snapshot_id` of the workspace's disk."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("workspace_id", "name_lower", name="uq_snapshots_workspace_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_lower: Mapped[str] = mapped_column(String(64))
+    host_snapshot_id: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None while copying
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AccountDefault(Base):
+    """The account's default workspace for one session type (`PUT /v1/workspaces/default`)."""
+
+    __tablename__ = "account_defaults"
+
+    account_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(36), ForeignKey("workspaces.id", ondelete="CASCADE"))
 
 
 class ConnectionLease(Base):

@@ -8,11 +8,12 @@ concurrent creates can never both win, on SQLite or PostgreSQL, without explicit
 from __future__ import annotations
 
 from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chaser.domain.errors import NameTaken
 from chaser.store._integrity import conflict_as
-from chaser.store.models import Workspace
+from chaser.store.models import AccountDefault, Snapshot, Workspace
 
 
 def _taken(name: str) -> NameTaken:
@@ -54,6 +55,10 @@ async def rename(db: AsyncSession, ws: Workspace, name: str) -> None:
 
 
 async def delete(db: AsyncSession, ws: Workspace) -> None:
+    """The row, its snapshot rows and any default pointing at it (explicitly: the foreign keys
+    cascade too, but not every SQLite connection enforces them)."""
+    await db.execute(sql_delete(Snapshot).where(Snapshot.workspace_id == ws.id))
+    await clear_defaults_of(db, ws.id)
     await db.delete(ws)
     await db.flush()
 
@@ -82,3 +87,40 @@ async def release_lease(db: AsyncSession, ws_id: str, session_id: str) -> None:
 def _rowcount(result: object) -> int:
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
+
+
+async def list_all_for(db: AsyncSession, account_id: str) -> list[Workspace]:
+    return list((await db.execute(select(Workspace).where(Workspace.account_id == account_id))).scalars())
+
+
+async def list_in_state(db: AsyncSession, state: str) -> list[Workspace]:
+    return list((await db.execute(select(Workspace).where(Workspace.state == state))).scalars())
+
+
+# ---- the account's default workspace per session type
+
+
+async def get_default(db: AsyncSession, account_id: str, session_type: str) -> Workspace | None:
+    row = await db.get(AccountDefault, (account_id, session_type))
+    return None if row is None else await get(db, account_id, row.workspace_id)
+
+
+async def default_ids(db: AsyncSession, account_id: str) -> set[str]:
+    query = select(AccountDefault.workspace_id).where(AccountDefault.account_id == account_id)
+    return set((await db.execute(query)).scalars())
+
+
+async def set_default(db: AsyncSession, account_id: str, session_type: str, workspace_id: str | None) -> None:
+    """Point the default at `workspace_id`, or clear it (None)."""
+    await db.execute(
+        sql_delete(AccountDefault).where(
+            AccountDefault.account_id == account_id, AccountDefault.session_type == session_type
+        )
+    )
+    if workspace_id is not None:
+        db.add(AccountDefault(account_id=account_id, session_type=session_type, workspace_id=workspace_id))
+    await db.flush()
+
+
+async def clear_defaults_of(db: AsyncSession, workspace_id: str) -> None:
+    await db.execute(sql_delete(AccountDefault).where(AccountDefault.workspace_id == workspace_id))

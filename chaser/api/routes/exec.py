@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from chaser.api.deps import Db, HostDep, Requires
+from chaser.api.deps import Db, HostDep, PolicyDep, Requires
 from chaser.api.schemas.sessions import ExecCreate, ExecOut, ProvisionedExecCreate
 from chaser.domain import session_io
 from chaser.domain.principal import Principal
@@ -23,11 +23,22 @@ async def exec_(session_id: str, body: ExecCreate, who: Executor, db: Db, host: 
 
 
 @router.post("/exec")
-async def exec_provisioned(body: ProvisionedExecCreate, who: Executor, db: Db, host: HostDep) -> ExecOut:
+async def exec_provisioned(
+    body: ProvisionedExecCreate, who: Executor, db: Db, host: HostDep, policy: PolicyDep
+) -> ExecOut:
     """Run a command in a workspace's sandbox (started or reused) or a new ephemeral one;
-    `session_id` in the answer names the sandbox for follow-up calls. Needs only `exec.write`."""
+    `session_id` in the answer names the sandbox for follow-up calls. Needs only `exec.write`.
+    Neither `workspace` nor `ephemeral`: the account's default sandbox workspace
+    (`PUT /v1/workspaces/default`), or 400 `invalid_request` naming the fix when it has none."""
     done = await session_io.exec_provisioned(
-        db, host, who, _spec(body), workspace=body.workspace, ephemeral=body.ephemeral, image=body.image
+        db,
+        host,
+        who,
+        _spec(body),
+        workspace=body.workspace,
+        ephemeral=body.ephemeral,
+        image=body.image,
+        policy=policy,
     )
     return _out(body, done)
 

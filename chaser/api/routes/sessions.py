@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from chaser.api.deps import Db, HostDep, LeasesDep, Paging, Requires, SettingsDep
+from chaser.api.deps import Db, HostDep, LeasesDep, Paging, PolicyDep, Requires, SettingsDep
 from chaser.api.schemas.common import Page
 from chaser.api.schemas.sessions import (
     BulkFailure,
@@ -38,11 +38,17 @@ def out(s: Session, settings: ServerSettings) -> SessionOut:
     responses={200: {"model": SessionOut, "description": "The workspace's live session, reused"}},
 )
 async def create(
-    body: SessionCreate, who: Writer, db: Db, host: HostDep, settings: SettingsDep, response: Response
+    body: SessionCreate,
+    who: Writer,
+    db: Db,
+    host: HostDep,
+    settings: SettingsDep,
+    policy: PolicyDep,
+    response: Response,
 ) -> SessionOut:
     """Create a session (201), or return the workspace's live session (200)."""
     spec = sessions.SessionSpec(**body.model_dump())
-    s, created = await sessions.create(db, host, who, spec)
+    s, created = await sessions.create(db, host, who, spec, policy)
     if not created:
         response.status_code = 200
     return out(s, settings)

@@ -21,7 +21,7 @@ from chaser.domain.sessions import SessionSpec, validate
         (SessionSpec(ephemeral=True, vcpus=5), "vcpus"),
         (SessionSpec(ephemeral=True, memory_mib=127), "memory_mib"),
         (SessionSpec(ephemeral=True, env={"1X": "y"}), "env"),
-        (SessionSpec(ephemeral=True, image="docker.io/x:1"), "image"),
+        (SessionSpec(ephemeral=True, image="Not An Image!"), "image"),
     ],
 )
 def test_rule_violations_name_the_field(spec: SessionSpec, field: str) -> None:
@@ -33,3 +33,5 @@ def test_valid_specs_pass() -> None:
     validate(SessionSpec(ephemeral=True))
     validate(SessionSpec(ephemeral=True, image="base", vcpus=4, memory_mib=8192, timeout_s=86_400))
     validate(SessionSpec(workspace="w", env={"A_1": "x"}))
+    validate(SessionSpec(ephemeral=True, image="docker.io/library/python:3.12"))
+    validate(SessionSpec(ephemeral=True, image="ghcr.io/o/r@sha256:" + "a" * 64))
