@@ -33,9 +33,7 @@ class Server:
     data_dir: Path
 
     def client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120.0
-        )
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.key}"}, timeout=120.0)
 
 
 def _free_port() -> int:
@@ -65,8 +63,16 @@ def running_server() -> Iterator[Server]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server did not start; see {data_dir / 'server.log'}")
                 time.sleep(0.2)
+            create_user = [
+                "admin",
+                "create-user",
+                "--email",
+                "bench@example.com",
+                "--data-dir",
+                str(data_dir),
+            ]
             out = subprocess.run(
-                [str(CHASER), "admin", "create-user", "--email", "bench@example.com", "--data-dir", str(data_dir)],
+                [str(CHASER), *create_user],
                 check=True,
                 capture_output=True,
                 text=True,
@@ -79,6 +85,10 @@ def running_server() -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
+            # The server stops restart-safe (sessions keep running): stop them for good.
+            subprocess.run(
+                [str(CHASER), "admin", "reap", "--data-dir", str(data_dir)], capture_output=True, check=False
+            )
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

@@ -132,3 +132,26 @@ def migrate(
 
     asyncio.run(run())
     typer.echo("database is up to date")
+
+
+@app.command()
+def reap(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory [default: .chaser]")
+    ] = None,
+) -> None:
+    """Stop every sandbox and unmount every disk a stopped server left running in its data dir.
+
+    `chaser server` stops restart-safe: sessions keep running and are adopted at the next start.
+    Run this after stopping the server to stop them for good (their records are settled as
+    terminated at the next start)."""
+    from chaser.host.reap import DaemonRunning
+    from chaser.host.reap import reap as reap_state_dir
+
+    state_dir = _settings(data_dir).data_dir / "host"
+    try:
+        reaped = reap_state_dir(state_dir)
+    except DaemonRunning as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps({"sandboxes": reaped.sandboxes, "mounts": reaped.mounts}))
