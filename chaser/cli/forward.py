@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated
@@ -83,10 +84,26 @@ async def wait_for_port(chaser: AsyncClient, session_id: str, port: int, timeout
 
 
 async def serve(chaser: AsyncClient, session_id: str, port: int, local_port: int, open_browser: bool) -> None:
+    """Accepts until SIGINT/SIGTERM, then closes the listener and every open relay cleanly."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    connections: set[asyncio.Task[None]] = set()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await relay(chaser, session_id, port, reader, writer)
+        task = asyncio.current_task()
+        if task is not None:
+            connections.add(task)
+        try:
+            await relay(chaser, session_id, port, reader, writer)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if task is not None:
+                connections.discard(task)
 
     server = await asyncio.start_server(handle, "127.0.0.1", local_port)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     bound = server.sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{bound}"
     print(f"forwarding {url} -> {session_id} port {port} (Ctrl+C to stop)", file=sys.stderr, flush=True)
@@ -94,8 +111,16 @@ async def serve(chaser: AsyncClient, session_id: str, port: int, local_port: int
         import webbrowser
 
         webbrowser.open(url)
-    async with server:
-        await server.serve_forever()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        for task in list(connections):
+            task.cancel()
+        await asyncio.gather(*connections, return_exceptions=True)
+        await server.wait_closed()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 async def relay(

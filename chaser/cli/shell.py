@@ -99,7 +99,7 @@ async def _relay(pty: AsyncPty) -> int:
         import tty
 
         saved = termios.tcgetattr(in_fd)
-        tty.setraw(in_fd)
+        tty.setraw(in_fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed ahead
     outgoing: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     def on_stdin() -> None:
