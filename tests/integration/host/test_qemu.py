@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from chaser.host.client import HostError
+from chaser.host.runtimes.qemu.limits import Limits
 from chaser.host.wire import DiskSpec, ExecRequest, VmSpec, VmState
 
 from .conftest import REPO, Daemon
@@ -68,6 +69,9 @@ class QemuDaemon(Daemon):
         self.kill(signal.SIGTERM)
         for pid in self.qemu_pids():
             os.kill(pid, signal.SIGKILL)
+        limits = Limits(self.state_dir)
+        for sandbox_id in limits.sandboxes():
+            asyncio.run(limits.remove(sandbox_id))
         super().destroy()
 
 

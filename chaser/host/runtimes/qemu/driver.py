@@ -452,7 +452,7 @@ class QemuRuntime:
         if qemu.alive():
             raise RuntimeFailed(f"qemu of {vm_id} did not die")
         shutil.rmtree(qemu.run_dir, ignore_errors=True)
-        self.limits.remove(vm_id)
+        await self.limits.remove(vm_id)
 
     async def list(self) -> dict[str, SandboxStatus]:
         return {p.name: await self.state(p.name) for p in self._root.iterdir() if p.is_dir()}

@@ -8,6 +8,7 @@ daemons never share one. Without a writable cgroup hierarchy the limits are skip
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -53,11 +54,27 @@ class Limits:
                     return int(value) > 0
         return False
 
-    def remove(self, sandbox_id: str) -> None:
+    async def remove(self, sandbox_id: str) -> None:
+        """Delete the VM's cgroups; a just-killed QEMU may take a moment to leave them."""
+        for attempt in range(40):
+            left = [c for c in ("memory", "cpu") if self._dir(c, sandbox_id).exists()]
+            for controller in left:
+                with contextlib.suppress(OSError):
+                    self._dir(controller, sandbox_id).rmdir()
+            if not any(self._dir(c, sandbox_id).exists() for c in left):
+                break
+            await asyncio.sleep(0.025 * (attempt + 1))
         for controller in ("memory", "cpu"):
             group = self._dir(controller, sandbox_id)
-            with contextlib.suppress(OSError):
-                group.rmdir()
             for parent in (group.parent, group.parent.parent):
                 with contextlib.suppress(OSError):  # still in use by other VMs: fine
                     parent.rmdir()
+
+    def sandboxes(self) -> list[str]:
+        """Sandbox ids with a cgroup of this daemon (for cleaning up after a lost state dir)."""
+        found: set[str] = set()
+        for controller in ("memory", "cpu"):
+            parent = CGROUP_ROOT / controller / self._parent
+            if parent.is_dir():
+                found.update(p.name for p in parent.iterdir() if p.is_dir())
+        return sorted(found)
