@@ -27,6 +27,8 @@ from chaser.host.wire import (
     GitImportResult,
     GitImportSpec,
     HostInfo,
+    ImageInfo,
+    ImagePull,
     PtyInfo,
     SelfTestResult,
     SnapshotInfo,
@@ -162,6 +164,11 @@ class HostClient:
         spec = GitImportSpec(url=url, ref=ref, token=token)
         response = await self._request("POST", f"/disks/{disk_id}/import-git", json=spec.model_dump())
         return GitImportResult.model_validate(response.json())
+
+    async def pull_image(self, image: str) -> ImageInfo:
+        """Pull and unpack an OCI image (registry reference, OCI layout dir or .tar) once, by digest."""
+        response = await self._request("POST", "/images/pull", json=ImagePull(image=image).model_dump())
+        return ImageInfo.model_validate(response.json())
 
     # ---- interactive surface (docs/host-streams.md)
 

@@ -185,3 +185,13 @@ class GitImportResult(BaseModel):
     disk: DiskInfo
     commit: str  # the checked-out commit
     ref: str | None = None
+
+
+class ImagePull(BaseModel):
+    image: str  # registry/name:tag, registry/name@sha256:..., or an OCI layout dir / .tar path
+
+
+class ImageInfo(BaseModel):
+    image: str
+    digest: str  # the linux/amd64 manifest's digest
+    rootfs: str
