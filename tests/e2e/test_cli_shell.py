@@ -122,11 +122,6 @@ def test_interactive_shell_arithmetic_resize_and_exit_code(
     assert _wait_rc(rc_file) == 3
 
 
-@pytest.mark.xfail(
-    reason="the remote pty echoes \\x03 raw and sends no SIGINT: in the sandbox bash shows no controlling "
-    "tty (ps TT '?', TPGID 0); an agent/host matter, the CLI sends the byte (raw mode)",
-    strict=False,
-)
 def test_ctrl_c_reaches_the_remote_shell(cli: Cli, sandbox: str, tmux: Tmux, tmp_path: Path) -> None:
     rc_file = tmp_path / "rc"
     tmux.start(cli.env, [str(CHASER), "shell", sandbox], rc_file)

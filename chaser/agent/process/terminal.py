@@ -132,6 +132,38 @@ class Terminal:
                 self._schedule(self.grace_s, self.kill)
 
     def write(self, data: bytes) -> None:
+        for part, signum in self._split_signal_keys(data):
+            self._write_raw(part)
+            if signum is not None:
+                _signal_foreground(self.pid, signum)
+
+    def _split_signal_keys(self, data: bytes) -> list[tuple[bytes, int | None]]:
+        """Where the kernel's line discipline turns ^C/^\\/^Z into signals, pass bytes through.
+        Where it can't (gVisor: the pty never becomes a controlling tty, so tcgetpgrp fails),
+        do it here: each key, when ISIG is on, becomes a signal to the foreground job."""
+        try:
+            os.tcgetpgrp(self.master)
+            return [(data, None)]
+        except OSError:
+            pass
+        try:
+            attrs = termios.tcgetattr(self.master)
+        except termios.error:
+            return [(data, None)]
+        if not attrs[3] & termios.ISIG:
+            return [(data, None)]  # raw mode (an editor, a pager): the program wants the bytes
+        keys = {attrs[6][index]: signum for index, signum in _SIGNAL_KEYS}
+        parts: list[tuple[bytes, int | None]] = []
+        start = 0
+        for i in range(len(data)):
+            signum = keys.get(data[i : i + 1])
+            if signum is not None:
+                parts.append((data[start:i], signum))
+                start = i + 1
+        parts.append((data[start:], None))
+        return parts
+
+    def _write_raw(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             try:
@@ -247,6 +279,29 @@ class Terminal:
             if attachment is not None:
                 attachment.channel.data(chunk)
                 attachment.sent = self.buffer.end
+
+
+_SIGNAL_KEYS = (
+    (termios.VINTR, signal.SIGINT),
+    (termios.VQUIT, signal.SIGQUIT),
+    (termios.VSUSP, signal.SIGTSTP),
+)
+
+
+def _signal_foreground(sid: int, signum: int) -> None:
+    """Signal the job a terminal would call foreground: the newest running process group of the
+    session other than the shell's own, else the shell (bash answers ^C at its prompt)."""
+    jobs = [g for g in _session_groups(sid) - {sid} if _state(g) not in ("T", "t", "Z")]
+    with contextlib.suppress(OSError):
+        os.killpg(max(jobs) if jobs else sid, signum)
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "?"
 
 
 def _session_groups(sid: int) -> set[int]:
