@@ -43,6 +43,10 @@ def translate(exc: HostError) -> errors.ChaserError:
     else is the host's failure (502)."""
     if exc.code == "agent_unavailable":
         return errors.HostUnavailable(f"the session's guest agent is not reachable: {exc.message}")
+    if exc.code.startswith("image_"):  # image_not_found, image_invalid, image_pull_failed, ...
+        return errors.InvalidField(
+            f"image: {exc.message} (use the local image `base` or an OCI reference this host can pull)"
+        )
     if exc.code == "disk_busy":
         return errors.WorkspaceBusy(f"the workspace disk is attached to a running session: {exc.message}")
     if exc.code == "snapshot_not_found":
