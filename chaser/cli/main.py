@@ -11,6 +11,8 @@ import typer
 from chaser.cli import admin, exec, files, forward, sessions, shell
 from chaser.cli._client import Globals
 
+RUNTIME_HELP = "auto | gvisor | qemu (auto: qemu when a KVM probe boots, else gvisor)"
+
 app = typer.Typer(
     name="chaser",
     help="Chaser: sessions as microVMs, on your own machine.",
@@ -60,7 +62,7 @@ def server(
         str | None, typer.Option("--host", help="Address to listen on [default: 127.0.0.1]")
     ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to listen on [default: 8000]")] = None,
-    runtime: Annotated[str | None, typer.Option("--runtime", help="auto | gvisor")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help=RUNTIME_HELP)] = None,
 ) -> None:
     """Run the whole platform on this machine: API server plus a supervised host daemon."""
     from chaser.cli.server import run_server
@@ -72,7 +74,7 @@ def server(
 def host_daemon(
     state_dir: Annotated[Path | None, typer.Option("--state-dir", help="Host daemon state directory")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port of the internal API")] = None,
-    runtime: Annotated[str | None, typer.Option("--runtime", help="auto | gvisor")] = None,
+    runtime: Annotated[str | None, typer.Option("--runtime", help=RUNTIME_HELP)] = None,
 ) -> None:
     """Run one host daemon (started by `chaser server`; token in CHASER_HOST_TOKEN)."""
     from chaser.host.daemon import serve  # type: ignore[import-not-found,unused-ignore]
