@@ -125,6 +125,19 @@ def registry() -> Iterator[Registry]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture
+def daemon(image_cache: Path) -> Iterator[Daemon]:
+    """A daemon whose image cache is a fresh temporary directory (pulls never touch the shared one)."""
+    d = Daemon(Path(tempfile.mkdtemp(prefix="chaser-oci-cache-")))
+    d.base_rootfs = (image_cache / "base" / "rootfs").resolve()  # type: ignore[attr-defined]
+    try:
+        d.start()
+        yield d
+    finally:
+        d.destroy()
+        shutil.rmtree(d.image_cache, ignore_errors=True)
+
+
 def _tiny_layers() -> list[tuple[bytes, str]]:
     lower = _tar([
         ("dir", "usr", b""), ("dir", "usr/bin", b""), ("file", "usr/bin/python3", b"#!/bin/false\n"),
@@ -238,7 +251,7 @@ async def test_layout_directory_and_archive(daemon: Daemon, tmp_path: Path) -> N
 async def test_boot_a_registry_image(daemon: Daemon, registry: Registry) -> None:
     """One real image: the base root filesystem as a single uncompressed layer, without tini
     (so the stand-in runs as PID 1), plus a marker file."""
-    base = (daemon.image_cache / "base" / "rootfs").resolve()
+    base = daemon.base_rootfs  # type: ignore[attr-defined]
     buf = io.BytesIO()
     started = time.monotonic()
     with tarfile.open(fileobj=buf, mode="w") as tar:
