@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chaser.cli import admin, exec, files, forward, sessions, shell
+from chaser.cli import admin, exec, files, forward, sessions, shell, workspaces
 from chaser.cli._client import Globals
 
 RUNTIME_HELP = "auto | gvisor | qemu (auto: qemu when a KVM probe boots, else gvisor)"
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(admin.app, name="admin")
 app.add_typer(sessions.app, name="sessions")
+app.add_typer(workspaces.app, name="workspaces")
 app.command("sandbox")(sessions.sandbox)
 app.command("shell")(shell.shell)
 app.command("exec")(exec.exec_)

@@ -21,7 +21,8 @@ from chaser.sdk._files import AsyncFiles
 from chaser.sdk._http import Config, Http
 from chaser.sdk._pty import AsyncPty, AsyncTunnel
 from chaser.sdk._sessions import AsyncSessions
-from chaser.sdk._workspaces import AsyncKeys, AsyncWorkspaces
+from chaser.sdk._workspaces import AsyncKeys
+from chaser.sdk._workspaces_extra import AsyncWorkspaces
 
 __all__ = ["AsyncClient", "Client"]
 
