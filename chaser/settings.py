@@ -70,6 +70,9 @@ class HostSettings(BaseSettings):
     warm_pool_size: int = Field(
         default=2, ge=0, description="booted spares kept ready for ephemeral sessions"
     )
+    warm_pool_browser_size: int = Field(
+        default=1, ge=0, description="browser spares (Chromium up), kept once a browser session was served"
+    )
     max_vms: int = Field(default=64, ge=1, description="VMs this host runs at most; more answer 429")
     qemu_accel: str = Field(default="auto", description="qemu runtime: auto (probe KVM) | kvm | tcg")
     qemu_templates: Path | None = Field(

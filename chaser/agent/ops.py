@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .browser.ops import browser_extension_add, browser_start, browser_status, browser_stop
 from .channel import Channel
 from .files.read import read_file
 from .files.write import write_file
@@ -43,4 +44,8 @@ OPS: dict[str, Op] = {
     "connect": connect,
     "self_test": self_test,
     "vm_refresh": vm_refresh,
+    "browser_start": browser_start,
+    "browser_stop": browser_stop,
+    "browser_status": browser_status,
+    "browser_extension_add": browser_extension_add,
 }

@@ -28,6 +28,7 @@ from chaser.domain.names import is_uuid
 from chaser.domain.principal import Principal
 from chaser.domain.quotas import StoragePolicy
 from chaser.domain.workspaces import SESSION_TYPES, check_image, require_ready, resolve
+from chaser.host import browser as browser_vm
 from chaser.host.client import HostError
 from chaser.host.client import HostUnavailable as ClientUnavailable
 from chaser.host.wire import VmSpec, VmState
@@ -109,8 +110,7 @@ async def create(
     re-bootstrapped before the session is handed out.
     """
     validate(spec)
-    if spec.session_type == "browser":
-        raise InvalidRequest("browser sessions are not available on this server yet")
+    browser = spec.session_type == browser_vm.SESSION_TYPE
     ws: Workspace | None = None
     if spec.workspace:
         ws = await resolve(db, who, spec.workspace)
@@ -135,9 +135,10 @@ async def create(
         status="creating",
         workspace_id=ws.id if ws else None,
         ephemeral=spec.ephemeral,
-        image=(ws.image if ws else spec.image) or "base",
-        vcpus=spec.vcpus or DEFAULT_VCPUS,
-        memory_mib=spec.memory_mib or DEFAULT_MEMORY_MIB,
+        image=browser_vm.IMAGE if browser else (ws.image if ws else spec.image) or "base",
+        # A browser's defaults are the warm pool's browser shape, so an ephemeral one is a hand-out.
+        vcpus=spec.vcpus or (browser_vm.DEFAULT_VCPUS if browser else DEFAULT_VCPUS),
+        memory_mib=spec.memory_mib or (browser_vm.DEFAULT_MEMORY_MIB if browser else DEFAULT_MEMORY_MIB),
         timeout_s=spec.timeout_s,
         env=dict(spec.env),
         created_by_key_id=who.key_id,

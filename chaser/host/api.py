@@ -25,7 +25,7 @@ from chaser.agent import AGENT_VERSION
 from chaser.host import ops
 from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy, TooLarge
 from chaser.host.pool import WarmPool
-from chaser.host.routes import commands, images, ports, pty, selftest, storage
+from chaser.host.routes import browser, commands, images, ports, pty, selftest, storage
 from chaser.host.vms import VmManager
 from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
 
@@ -162,7 +162,7 @@ def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None =
     app.include_router(router)
     app.state.vms = vms
     app.state.token = token
-    for module in (pty, commands, selftest, storage, images):
+    for module in (pty, commands, selftest, storage, images, browser):
         app.include_router(module.router, dependencies=[Depends(authenticate)])
     # WebSocket routes check the token themselves: they accept, then close 4401.
     app.include_router(pty.socket_router)

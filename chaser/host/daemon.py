@@ -80,7 +80,12 @@ def serve(settings: HostSettings) -> None:
     """Run the host daemon until SIGTERM/SIGINT. Recovers (adopts or cleans up) VMs first."""
     storage = open_pool(Layout(settings.state_dir), settings.storage_pool_bytes, settings.storage_pool)
     manager, host_id = build(settings)
-    pool = WarmPool(manager, size=settings.warm_pool_size, max_vms=settings.max_vms)
+    pool = WarmPool(
+        manager,
+        size=settings.warm_pool_size,
+        max_vms=settings.max_vms,
+        browser_size=settings.warm_pool_browser_size,
+    )
     app = create_app(manager, settings.token, host_id, pool=pool)
     app.state.storage, app.state.git_base_url = storage, settings.git_base_url
     config = uvicorn.Config(

@@ -132,4 +132,6 @@ AGENT_CODE_STATUS = {
     "command_not_found": 404,
     "bad_signal": 400,
     "port_refused": 502,
+    "invalid_archive": 400,
+    "browser_unavailable": 503,
 }

@@ -4,6 +4,11 @@ A spare is an ordinary VM with `pooled=True` in its record; `VmManager.create` r
 new session's id instead of booting (see `VmManager._hand_out`). Spares are never listed by the
 API, never adopted after a daemon restart (recover destroys them and the pool boots new ones), and
 never push the host past its VM budget.
+
+Spares come in shapes, one per (image, session_type): `base` sandboxes (`size`) and browsers
+(`browser_size`, booted with Chromium already running). Browser spares are armed by demand: a
+host keeps them only once it has served a browser session (an idle Chromium costs ~300 MB, not
+worth holding on hosts that serve only sandboxes), and only when the browser image is built.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import logging
 import secrets
 
+from chaser.host import browser
 from chaser.host.errors import DaemonError
 from chaser.host.vms import VmManager
 from chaser.host.wire import VmSpec
@@ -23,28 +29,42 @@ RETRY_AFTER_FAILURE_S = 5.0
 
 
 class WarmPool:
-    def __init__(self, vms: VmManager, size: int, max_vms: int, image: str = "base") -> None:
+    def __init__(
+        self, vms: VmManager, size: int, max_vms: int, image: str = "base", browser_size: int = 1
+    ) -> None:
         self._vms = vms
         self.size = size
         self.max_vms = max_vms
         self.image = image
+        self.browser_size = browser_size
 
-    def _wanted(self) -> int:
-        missing = self.size - len(self._vms.pooled())
+    def _shapes(self) -> list[tuple[str, int]]:
+        shapes = [("sandbox", self.size)]
+        if self.browser_size > 0 and self._vms.browser_wanted and browser.IMAGE in self._vms.images.names():
+            shapes.append((browser.SESSION_TYPE, self.browser_size))
+        return shapes
+
+    def _wanted(self, session_type: str, size: int) -> int:
+        have = sum(1 for vm in self._vms.pooled() if vm.record.spec.session_type == session_type)
         room = self.max_vms - self._vms.count_all()
-        return max(0, min(missing, room))
+        return max(0, min(size - have, room))
+
+    def _spec(self, session_type: str) -> VmSpec:
+        vm_id = f"pool-{secrets.token_hex(6)}"
+        if session_type == browser.SESSION_TYPE:
+            return browser.spare_spec(vm_id)
+        return VmSpec(vm_id=vm_id, image=self.image)
 
     async def run(self) -> None:
         """Refill forever; one boot at a time so a refill never starves the sessions' CPU."""
-        if self.size <= 0:
+        if self.size <= 0 and self.browser_size <= 0:
             return
         while True:
             self._vms.pool_changed.clear()
-            if self._wanted() > 0:
+            missing = next((t for t, n in self._shapes() if self._wanted(t, n) > 0), None)
+            if missing is not None:
                 try:
-                    await self._vms.create(
-                        VmSpec(vm_id=f"pool-{secrets.token_hex(6)}", image=self.image), pooled=True
-                    )
+                    await self._vms.create(self._spec(missing), pooled=True)
                     continue
                 except DaemonError as exc:
                     log.warning("warm pool: boot failed, retrying in %.0fs: %s", RETRY_AFTER_FAILURE_S, exc)

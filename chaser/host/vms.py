@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from chaser.host import browser
 from chaser.host.agent_link import AgentLink
 from chaser.host.disks import DiskStore, mounted_under, unmount_path
 from chaser.host.errors import (
@@ -98,6 +99,8 @@ class VmManager:
         self._claim_lock = asyncio.Lock()
         # Set when the warm pool should look again (a spare was taken or a VM stopped).
         self.pool_changed = asyncio.Event()
+        # Set by the first browser session: from then on the warm pool keeps browser spares too.
+        self.browser_wanted = False
 
     # ---- queries
 
@@ -123,6 +126,9 @@ class VmManager:
     def spec_env(self, vm_id: str) -> dict[str, str]:
         """The session's env, applied to every exec (a pooled VM booted before it was known)."""
         return dict(self._get(vm_id).record.spec.env)
+
+    def spec_session_type(self, vm_id: str) -> str:
+        return self._get(vm_id).record.spec.session_type
 
     def _get(self, vm_id: str) -> Vm:
         vm = self._vms.get(vm_id)
@@ -207,6 +213,9 @@ class VmManager:
     async def create(self, spec: VmSpec, pooled: bool = False) -> VmInfo:
         check_id("vm_id", spec.vm_id)
         rootfs = self.images.resolve(spec.image)
+        if not pooled and browser.is_browser(spec) and not self.browser_wanted:
+            self.browser_wanted = True
+            self.pool_changed.set()
         if not pooled and spec.disk_id is None:
             handed_out = await self._hand_out(spec)
             if handed_out is not None:
@@ -306,6 +315,8 @@ class VmManager:
             raise AgentUnavailable(
                 f"vm {vm.vm_id!r}: the agent did not connect within {BOOT_TIMEOUT_S:.0f}s {tail}"
             )
+        if browser.is_browser(spec):
+            await browser.start(vm.link, spec)
         vm.record.phase = "running"
         self._save(vm.record)
 
@@ -328,6 +339,8 @@ class VmManager:
                 await self._destroy_leftover(vm_id)
             return
         async with vm.lock:
+            if browser.is_browser(vm.record.spec):
+                await browser.stop(vm.link)  # so the profile on the workspace disk is complete
             await self._destroy(vm)
 
     async def _destroy(self, vm: Vm) -> None:

@@ -26,8 +26,8 @@ from starlette.websockets import WebSocket
 
 from chaser.api import sockets
 from chaser.api.errors import status_for
+from chaser.api.gateway import browser, routing
 from chaser.api.gateway import headers as h
-from chaser.api.gateway import routing
 from chaser.api.gateway.http import forward_http
 from chaser.api.gateway.websocket import forward_websocket
 from chaser.api.routes.terminals import serve_pty
@@ -69,6 +69,9 @@ class Gateway:
         try:
             if t.rest == "":  # `/s/<id>` → `/s/<id>/`, like a directory
                 await _redirect(send, f"{t.base}/" + _qs(scope.get("query_string", b"")), request_id)
+                return
+            if browser.handles(t.rest):  # CDP discovery and the live view (browser sessions)
+                await browser.serve_http(scope, receive, send, t, headers)
                 return
             token = query.get(h.TOKEN_PARAM)
             cred = token or sockets.credential(headers, {}, _cookies(headers), t.session_id)
@@ -114,6 +117,9 @@ class Gateway:
         state = scope["app"].state
         if t.rest == "/pty":
             await serve_pty(websocket, t.session_id)
+            return
+        if browser.handles(t.rest):  # CDP sockets (browser sessions)
+            await browser.serve_websocket(websocket, t, headers)
             return
         query = dict(websocket.query_params)
         try:

@@ -53,6 +53,10 @@ class SessionOut(BaseModel):
     @classmethod
     def of(cls, s: Session, public_url: str, base_domain: str) -> SessionOut:
         path_style = f"{public_url}/s/{s.id}/"
+        control, video = path_style, None
+        if s.session_type == "browser":  # CDP and the live view behind the same endpoint
+            control = "ws" + path_style.removeprefix("http") + f"devtools/browser/{s.id}"
+            video = f"{path_style}live/"
         return cls(
             id=s.id,
             session_type=s.session_type,
@@ -65,8 +69,8 @@ class SessionOut(BaseModel):
             ephemeral=s.ephemeral,
             image=s.image,
             endpoints=Endpoints(
-                control=path_style,
-                video=None,
+                control=control,
+                video=video,
                 path_style=path_style,
                 subdomain_style=f"http://{s.id}.{base_domain}/",
             ),
