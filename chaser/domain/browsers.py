@@ -14,6 +14,7 @@ from chaser.domain.connections import SCOPE
 from chaser.domain.errors import InvalidRequest, SessionNotOpen, SessionNotReady
 from chaser.domain.host import Host, host_errors
 from chaser.domain.principal import Principal
+from chaser.domain.session_io import open_sandbox
 from chaser.domain.sessions import get_owned
 from chaser.domain.tokens import principal_for
 from chaser.store.models import Session, utcnow
@@ -72,3 +73,11 @@ async def add_extension(
         "loaded": [p.rsplit("/", 1)[-1] for p in state.get("extensions", [])],
         "kept": not s.ephemeral,
     }
+
+
+async def open_for_token(db: AsyncSession, who: Principal, session_id: str) -> Session:
+    """A session token's session: a running sandbox (PTY, forwards) or browser (CDP, live view)."""
+    s = await get_owned(db, who, session_id)
+    if s.session_type == SESSION_TYPE:
+        return await open_browser(db, who, session_id)
+    return await open_sandbox(db, who, session_id)

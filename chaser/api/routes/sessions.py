@@ -16,7 +16,7 @@ from chaser.api.schemas.sessions import (
     TokenOut,
     TokenUrls,
 )
-from chaser.domain import session_io, sessions, tokens
+from chaser.domain import browsers, session_io, sessions, tokens
 from chaser.domain.principal import Principal
 from chaser.settings import ServerSettings
 from chaser.store.models import Session, utcnow
@@ -130,7 +130,7 @@ async def token(
 ) -> TokenOut:
     """A signed, short-lived token for this session's gateway (`?chaser_token=`, then a cookie),
     PTY and tunnels; it grants `exec.write` on this one session only."""
-    s = await session_io.open_sandbox(db, who, session_id)
+    s = await browsers.open_for_token(db, who, session_id)
     await db.commit()
     value, expires_at = tokens.issue(
         request.app.state.token_secret, s.id, s.account_id, (body or TokenCreate()).ttl_s, utcnow()
