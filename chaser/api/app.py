@@ -21,6 +21,7 @@ from chaser.api.gateway import Gateway
 from chaser.api.middleware import RequestContext
 from chaser.api.routes import (
     accounts,
+    browsers,
     commands,
     exec,
     files,
@@ -147,6 +148,7 @@ def create_app(
         members,
         service_accounts,
         keys,
+        browsers,
     ):
         app.include_router(module.router)
     return app

@@ -77,11 +77,6 @@ def test_unknown_image(user: User) -> None:
     assert "base" in message, "the message names the available images"
 
 
-def test_browser_sessions_not_served_yet(user: User) -> None:
-    message = rejected(user, {"session_type": "browser", "ephemeral": True}, 400, "invalid_request")
-    assert "browser" in message
-
-
 def test_malformed_json_is_invalid_request(user: User) -> None:
     resp = user.api.post(
         "/v1/sessions", content=b'{"ephemeral": tru', headers={"Content-Type": "application/json"}
