@@ -1,5 +1,5 @@
 """One Chromium, kept running: started with a profile and extension dirs, restarted with backoff
-when it dies on its own, stopped gracefully (SIGTERM, so cookies and local storage are flushed).
+when it dies on its own, stopped gracefully (CDP `Browser.close`, so cookies and local storage are committed).
 
 Threads: op threads call `start`/`stop`/`status`; one watcher thread per launched process waits
 for it and relaunches. `_lock` guards every field below, so a stop and a crash-restart never
@@ -19,6 +19,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from . import cdp
 
 BINARY_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 LOG_PATH = "/tmp/chaser-chromium.log"
@@ -213,10 +215,13 @@ class Supervisor:
             self._wanted = False
             self._generation += 1
             proc = self._proc
+            config = self._state.config
         if proc is None or proc.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)  # Chromium flushes cookies and local storage on TERM
+        # Browser.close, not SIGTERM: only the clean shutdown commits cookies and local storage.
+        if config is None or not cdp.close_browser(config.port):
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(STOP_GRACE_S)
         _kill_group(proc.pid)
