@@ -27,3 +27,4 @@ fi
 
 bash images/build-base.sh
 bash images/build-vm.sh
+bash images/build-browser.sh

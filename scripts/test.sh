@@ -25,6 +25,13 @@ if ! command -v tmux >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
 fi
 
+# The browser tests (Playwright) and bench/browser.py use Debian's Chromium on the host too.
+if ! command -v chromium >/dev/null; then
+  echo "test: installing Debian's chromium (Playwright's browser for the browser tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
+fi
+
 echo "test: running .venv/bin/pytest tests/"
 rc=0
 .venv/bin/pytest tests/ "$@" || rc=$?
