@@ -1,61 +1,30 @@
 """Sealing small secrets (git import tokens) for storage: never kept in plain text.
 
-Stdlib only (no `cryptography` in the image): HMAC-SHA256 as a pseudo-random function in counter
-mode for the keystream, then HMAC-SHA256 over nonce + ciphertext (encrypt-then-MAC), with two
-keys derived from the server's secret (`<data_dir>/session-token.key`). A sealed value reads
-`v1.<nonce b64>.<ciphertext b64>.<tag b64>`; a wrong key or a tampered value opens to None.
+Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) with a key derived from the server's
+secret (`<data_dir>/session-token.key`) by HKDF, so the token key never equals the signing key. A
+wrong key or a tampered value opens to None.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
-import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
-def _keys(secret: bytes) -> tuple[bytes, bytes]:
-    enc = hmac.new(secret, b"chaser-seal-v1-encrypt", hashlib.sha256).digest()
-    mac = hmac.new(secret, b"chaser-seal-v1-mac", hashlib.sha256).digest()
-    return enc, mac
-
-
-def _stream(key: bytes, nonce: bytes, length: int) -> bytes:
-    out = bytearray()
-    counter = 0
-    while len(out) < length:
-        out += hmac.new(key, nonce + counter.to_bytes(8, "big"), hashlib.sha256).digest()
-        counter += 1
-    return bytes(out[:length])
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _fernet(secret: bytes) -> Fernet:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"chaser-seal-v1").derive(secret)
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(secret: bytes, plaintext: str) -> str:
-    enc, mac = _keys(secret)
-    nonce = secrets.token_bytes(16)
-    data = plaintext.encode()
-    cipher = bytes(a ^ b for a, b in zip(data, _stream(enc, nonce, len(data)), strict=True))
-    tag = hmac.new(mac, nonce + cipher, hashlib.sha256).digest()
-    return f"v1.{_b64(nonce)}.{_b64(cipher)}.{_b64(tag)}"
+    return _fernet(secret).encrypt(plaintext.encode()).decode()
 
 
 def unseal(secret: bytes, sealed: str) -> str | None:
     try:
-        version, nonce_s, cipher_s, tag_s = sealed.split(".")
-        nonce, cipher, tag = _unb64(nonce_s), _unb64(cipher_s), _unb64(tag_s)
-    except ValueError:
+        return _fernet(secret).decrypt(sealed.encode()).decode(errors="replace")
+    except (InvalidToken, ValueError):
         return None
-    if version != "v1":
-        return None
-    enc, mac = _keys(secret)
-    if not hmac.compare_digest(tag, hmac.new(mac, nonce + cipher, hashlib.sha256).digest()):
-        return None
-    data = bytes(a ^ b for a, b in zip(cipher, _stream(enc, nonce, len(cipher)), strict=True))
-    return data.decode(errors="replace")
