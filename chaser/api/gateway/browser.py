@@ -7,15 +7,18 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from chaser.api.gateway import cdp
+from chaser.api.gateway import cdp, live
 from chaser.api.gateway.routing import Target
 
 
 def handles(rest: str) -> bool:
-    return cdp.is_cdp_path(rest)
+    return cdp.is_cdp_path(rest) or live.is_live_path(rest)
 
 
 async def serve_http(scope: Scope, receive: Receive, send: Send, t: Target, headers: Headers) -> None:
+    if live.is_live_path(t.rest):
+        await live.serve_http(scope, receive, send, t, headers)
+        return
     await cdp.serve_http(scope, receive, send, t, headers)
 
 

@@ -48,7 +48,7 @@ def is_cdp_path(rest: str) -> bool:
     return rest == "/json" or rest.startswith(("/json/", "/devtools/"))
 
 
-def _credential(scope: Scope, headers: Headers, t: Target) -> tuple[str | None, str | None]:
+def credential(scope: Scope, headers: Headers, t: Target) -> tuple[str | None, str | None]:
     query = QueryParams(scope.get("query_string", b""))
     token = query.get(h.TOKEN_PARAM)
     cookies = {}
@@ -158,7 +158,7 @@ async def serve_http(scope: Scope, receive: Receive, send: Send, t: Target, head
     try:
         if not JSON_RE.match(t.rest):
             raise NotFound(f"no HTTP endpoint {t.rest} on a browser; use /json/version or /json/list")
-        token, cred = _credential(scope, headers, t)
+        token, cred = credential(scope, headers, t)
         async with state.sessionmaker() as db:
             _, session = await browsers.authorize(db, state.token_secret, cred, t.session_id)
         query = h.without_token(scope.get("query_string", b"")).decode("latin-1")
@@ -184,7 +184,7 @@ async def serve_http(scope: Scope, receive: Receive, send: Send, t: Target, head
 async def serve_websocket(websocket: WebSocket, t: Target, headers: Headers) -> None:
     state = websocket.scope["app"].state
     try:
-        _, cred = _credential(websocket.scope, headers, t)
+        _, cred = credential(websocket.scope, headers, t)
         async with state.sessionmaker() as db:
             _, session = await browsers.authorize(db, state.token_secret, cred, t.session_id)
         path = await browser_path(state.host, session) if BROWSER_RE.match(t.rest) else t.rest
