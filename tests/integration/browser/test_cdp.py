@@ -6,6 +6,8 @@ and captured; the CDP socket holds a lease."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
 import httpx
@@ -92,5 +94,26 @@ def test_connect_over_cdp_both_forms(pw: Any, browser_user: User, sqlite_server:
     )
     state = expect(api.get(f"/v1/sessions/{sid}/browser"), 200)
     assert state["running"] and state["ready"] and state["restarts"] == 0, state
+
+    # A crashed Chromium is relaunched by the agent, and the session reports it.
+    browser = pw.chromium.connect_over_cdp(control, headers=auth(browser_user))
+    cdp = browser.new_browser_cdp_session()
+    with contextlib.suppress(Exception):  # the browser dies under the call
+        cdp.send("Browser.crash")
+    with contextlib.suppress(Exception):
+        browser.close()
+    deadline = time.monotonic() + 60
+    while True:
+        state = expect(api.get(f"/v1/sessions/{sid}/browser"), 200)
+        if state["restarts"] >= 1 and state["ready"]:
+            break
+        assert time.monotonic() < deadline, f"Chromium was not relaunched: {state}"
+        time.sleep(0.5)
+    assert state["exits"], state
+    browser = pw.chromium.connect_over_cdp(control, headers=auth(browser_user))
+    try:
+        assert first_page(browser).evaluate("2 + 2") == 4
+    finally:
+        browser.close()
     terminate(api, sid)
     terminate(api, web["id"])
