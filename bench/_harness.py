@@ -85,10 +85,13 @@ def running_server() -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
             log.close()
-            # The server stops restart-safe (sessions keep running): stop them for good.
-            subprocess.run(
-                [str(CHASER), "admin", "reap", "--data-dir", str(data_dir)], capture_output=True, check=False
-            )
+            # The server stops restart-safe (sessions keep running): stop them for good, once its
+            # host daemon has exited (reap refuses while one still serves the data dir).
+            for _ in range(50):
+                reap = [str(CHASER), "admin", "reap", "--data-dir", str(data_dir)]
+                if subprocess.run(reap, capture_output=True, check=False).returncode == 0:
+                    break
+                time.sleep(0.2)
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
