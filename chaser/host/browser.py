@@ -23,7 +23,7 @@ SESSION_TYPE = "browser"
 IMAGE = "browser"
 CDP_PORT = 9222  # inside the VM, 127.0.0.1 only; reached through the agent's port relay
 START_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 30.0  # the agent waits up to 15 s for a clean exit, then kills
 # What a browser session gets unless the create names otherwise (the warm pool boots this shape).
 DEFAULT_VCPUS = 2
 DEFAULT_MEMORY_MIB = 1024

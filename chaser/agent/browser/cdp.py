@@ -14,7 +14,7 @@ import struct
 
 
 def browser_ws_path(port: int) -> str | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5.0)
     try:
         conn.request("GET", "/json/version")
         url = json.loads(conn.getresponse().read())["webSocketDebuggerUrl"]
@@ -38,7 +38,7 @@ def _frame(text: bytes) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text))
 
 
-def close_browser(port: int, timeout: float = 5.0) -> bool:
+def close_browser(port: int, timeout: float = 10.0) -> bool:
     """Send `Browser.close`; True once Chromium acknowledged it (or dropped the socket doing so)."""
     path = browser_ws_path(port)
     if path is None:

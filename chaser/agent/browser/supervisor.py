@@ -25,7 +25,7 @@ from . import cdp
 BINARY_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 LOG_PATH = "/tmp/chaser-chromium.log"
 READY_TIMEOUT_S = 60.0
-STOP_GRACE_S = 8.0
+STOP_GRACE_S = 15.0  # Browser.close commits the profile; a loaded host needs a while
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 10.0
 STABLE_AFTER_S = 30.0  # a run this long resets the backoff
