@@ -48,9 +48,7 @@ async def status(db: AsyncSession, host: Host, who: Principal, session_id: str) 
     s = await open_browser(db, who, session_id)
     await db.commit()
     with host_errors("browser status"):
-        response = await host.fast._request("GET", f"/vms/{s.host_vm_id or s.id}/browser")
-    body: dict[str, Any] = response.json()
-    return body
+        return await host.fast.browser_status(s.host_vm_id or s.id)
 
 
 async def add_extension(
@@ -62,10 +60,7 @@ async def add_extension(
     await db.commit()
     ext = extensions.read_archive(filename, data)
     with host_errors("extension install"):
-        response = await host.client._request(
-            "PUT", f"/vms/{s.host_vm_id or s.id}/browser/extensions/{ext.name}", content=ext.tar
-        )
-    state = response.json()
+        state = await host.client.add_browser_extension(s.host_vm_id or s.id, ext.name, ext.tar)
     return {
         "name": ext.name,
         "manifest_name": ext.manifest.get("name"),

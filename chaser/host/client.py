@@ -285,3 +285,14 @@ class HostClient:
 
     async def self_test(self, vm_id: str) -> SelfTestResult:
         return SelfTestResult.model_validate((await self._request("POST", f"/vms/{vm_id}/self-test")).json())
+
+    async def browser_status(self, vm_id: str) -> dict[str, Any]:
+        """The guest's Chromium supervisor: running, ready, pid, restarts, recent exits, extensions."""
+        body: dict[str, Any] = (await self._request("GET", f"/vms/{vm_id}/browser")).json()
+        return body
+
+    async def add_browser_extension(self, vm_id: str, name: str, tar: bytes) -> dict[str, Any]:
+        """Unpack an extension (a tar of its folder) and restart Chromium with it loaded."""
+        response = await self._request("PUT", f"/vms/{vm_id}/browser/extensions/{name}", content=tar)
+        body: dict[str, Any] = response.json()
+        return body
