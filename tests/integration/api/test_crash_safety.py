@@ -81,6 +81,13 @@ def read_back(api: Api, session_id: str, workspace_id: str) -> str:
     return run(api, resp.json()["id"], "cat /workspace/crash.txt")["output"]
 
 
+def workspace_mounts(server: Server) -> list[str]:
+    """Mounts under the data dir except the storage pool's own (the host keeps its reflink pool
+    mounted while it runs; workspace disks are the mounts that must follow sessions)."""
+    pool = str((server.data_dir / "host" / "pool").resolve())
+    return [m for m in mounts_under(server.data_dir) if m != pool]
+
+
 def assert_no_orphans(server: Server, api: Api) -> None:
     """runsc runs only live sessions (plus at most the warm pool's spares), only workspaces with a
     live session are mounted; after terminating everything only spares remain and nothing is mounted.
@@ -102,7 +109,7 @@ def assert_no_orphans(server: Server, api: Api) -> None:
             for w in expect(api.get("/v1/workspaces", params={"limit": 200}), 200)["data"]
             if w["active_session_id"] in running
         ]
-        if len(mounts_under(server.data_dir)) > len(attached):
+        if len(workspace_mounts(server)) > len(attached):
             return None
         return "settled"
 
@@ -123,7 +130,7 @@ def assert_no_orphans(server: Server, api: Api) -> None:
             ),
             what="only warm-pool spares left in runsc",
         )
-        eventually(lambda: not mounts_under(server.data_dir), what="no mount left under the data dir")
+        eventually(lambda: not workspace_mounts(server), what="no workspace mount left under the data dir")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {describe()}") from None
 

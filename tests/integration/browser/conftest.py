@@ -35,8 +35,10 @@ def host_chromium_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pw() -> Iterator[Any]:
+    """Playwright's sync API runs an event loop in the main thread while it is open: keep it to
+    one module, or every asyncio/anyio test after the browser tests finds a loop already running."""
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
