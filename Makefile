@@ -17,4 +17,4 @@ lint: bootstrap
 	.venv/bin/mypy
 
 bench: bootstrap
-	.venv/bin/python bench/session_create.py
+	for b in session_create interactive storage microvm browser; do .venv/bin/python bench/$$b.py || exit 1; done
