@@ -1,23 +1,7 @@
 #!/usr/bin/env bash
-# Builds the "browser" root filesystem (Chromium) from Debian packages (bookworm, mmdebstrap minbase).
-#
-# Output: ${CHASER_IMAGE_CACHE:-/var/cache/chaser/images}/browser-<hash>/rootfs, where <hash> is the
-# sha256 of this script and statx-shim.c (a recipe change is a new image), and the symlink
-# `browser -> browser-<hash>`,
-# which is how the host daemon resolves the image name "browser". Same layout as build-base.sh
-# (agent bind-mounted at boot, statx shim for this host's gVisor) plus Chromium and fonts.
-# Idempotent (skips when present), serialised by flock, built in a temp dir and renamed into place.
-#
-# The image does NOT contain the guest agent: the host bind-mounts chaser/agent read-only at
-# /opt/chaser/chaser_agent at boot, so agent changes never need an image rebuild.
+# Builds the "browser" root filesystem: the base packages plus Chromium and fonts (see
+# build-rootfs.sh for where it goes and why).
 set -euo pipefail
-
-cache=${CHASER_IMAGE_CACHE:-/var/cache/chaser/images}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-recipe_hash=$(cat "$here/build-browser.sh" "$here/statx-shim.c" | sha256sum | cut -c1-16)
-name=browser-$recipe_hash
-dest=$cache/$name
-
 packages=(
   bash coreutils python3 git curl ca-certificates procps iproute2 tini less util-linux
   findutils grep sed gzip tar xz-utils
@@ -25,56 +9,4 @@ packages=(
   # it can load unpacked extensions, which chromium-headless-shell cannot. Never a downloaded build.
   chromium fonts-liberation fonts-dejavu-core
 )
-
-mkdir -p "$cache"
-exec 9>"$cache/.build-browser.lock"
-flock 9
-
-point_alias() {
-  # Atomic re-point of `browser` at the image just built or found.
-  ln -sfn "$name" "$cache/.browser.tmp.$$"
-  mv -T "$cache/.browser.tmp.$$" "$cache/browser"
-}
-
-if [ -d "$dest/rootfs" ]; then
-  point_alias
-  echo "build-browser: $name present at $dest"
-  exit 0
-fi
-
-command -v mmdebstrap >/dev/null || { echo "build-browser: mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 1; }
-command -v gcc >/dev/null || { echo "build-browser: gcc is missing (apt-get install gcc), needed for statx-shim.c" >&2; exit 1; }
-
-tmp=$(mktemp -d "$cache/.tmp-$name.XXXXXX")
-chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-
-# Reuse the host's apt sources (mirror, snapshot pinning) when it has a deb822 file.
-mirror=()
-if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-  mirror=(/etc/apt/sources.list.d/debian.sources)
-fi
-
-start=$(date +%s)
-# Built with the host's gcc against the host's glibc: both are bookworm's 2.36.
-gcc -O2 -shared -fPIC -o "$tmp/statx-shim.so" "$here/statx-shim.c"
-mmdebstrap --quiet --variant=minbase --mode=root \
-  --include="$(IFS=,; echo "${packages[*]}")" \
-  --dpkgopt='path-exclude=/usr/share/man/*' \
-  --dpkgopt='path-exclude=/usr/share/doc/*' \
-  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-  --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --customize-hook='chroot "$1" useradd --uid 1000 --user-group --create-home --shell /bin/bash user' \
-  --customize-hook='mkdir -p "$1/workspace" "$1/opt/chaser/chaser_agent" "$1/run/chaser" && chmod 1777 "$1/workspace"' \
-  --customize-hook='echo chaser > "$1/etc/hostname"' \
-  --customize-hook="install -D -m 0755 '$tmp/statx-shim.so' \"\$1/usr/lib/chaser/statx-shim.so\"" \
-  --customize-hook='echo /usr/lib/chaser/statx-shim.so > "$1/etc/ld.so.preload"' \
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-  bookworm "$tmp/rootfs" "${mirror[@]}" </dev/null
-
-rm -f "$tmp/statx-shim.so"
-echo "$recipe_hash" >"$tmp/recipe-hash"
-mv -T "$tmp" "$dest"
-trap - EXIT
-point_alias
-echo "build-browser: built $name in $(( $(date +%s) - start ))s at $dest"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/build-rootfs.sh" browser "${packages[@]}"
