@@ -20,6 +20,7 @@ import os
 import shutil
 from pathlib import Path
 
+from chaser.host.commands import run as _run
 from chaser.host.errors import DaemonError, DiskExists, DiskNotFound
 from chaser.host.layout import Layout, check_id
 from chaser.host.wire import DiskInfo
@@ -30,17 +31,6 @@ MIN_SIZE_BYTES = 16 * 1024 * 1024
 
 class DiskFailed(DaemonError):
     code = "disk_failed"
-
-
-async def _run(*argv: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode(errors="replace").strip()
 
 
 class DiskStore:

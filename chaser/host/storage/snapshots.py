@@ -39,6 +39,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from chaser.host import ops
+from chaser.host.commands import run as _run
 from chaser.host.errors import AgentError, DaemonError, DiskBusy, DiskExists, DiskNotFound, NotFound
 from chaser.host.layout import check_id
 from chaser.host.storage.copy import copy_image
@@ -67,17 +68,6 @@ class FreezeFailed(DaemonError):
 
     code = "freeze_failed"
     status = 500
-
-
-async def _run(*argv: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode(errors="replace").strip()
 
 
 class Snapshots:

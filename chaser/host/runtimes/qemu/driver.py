@@ -32,6 +32,7 @@ from pathlib import Path
 
 from chaser.host.agent_dial import DialingAgentLink
 from chaser.host.agent_link import AgentLink
+from chaser.host.commands import run
 from chaser.host.errors import AgentUnavailable, DaemonError, ImageNotFound, RuntimeFailed
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.qemu import persist
@@ -83,15 +84,9 @@ def _agent_hash() -> str:
 
 
 async def _run(*argv: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeFailed(f"{argv[0]} failed ({proc.returncode}): {out.decode(errors='replace')[-1500:]}")
+    code, out = await run(*argv)
+    if code != 0:
+        raise RuntimeFailed(f"{argv[0]} failed ({code}): {out[-1500:]}")
 
 
 def _pid_alive(pid: int, marker: str) -> bool:
