@@ -82,6 +82,15 @@ def install(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        content_type = request.headers.get("content-type", "")
+        body_not_read_as_json = any(tuple(err.get("loc", ())) == ("body",) for err in exc.errors())
+        if body_not_read_as_json and "json" not in content_type and "multipart" not in content_type:
+            # e.g. `curl -d '{...}'`, which sends application/x-www-form-urlencoded
+            return error_response(
+                request,
+                "invalid_request",
+                f"the body must be JSON sent with `Content-Type: application/json` (got {content_type!r})",
+            )
         code, message = _validation_message(exc)
         return error_response(request, code, message)
 

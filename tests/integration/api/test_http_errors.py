@@ -29,6 +29,15 @@ def test_malformed_json_is_400_everywhere(user: User, method: str, path: str) ->
 
 
 @pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
+def test_json_sent_as_a_form_names_the_content_type(user: User, method: str, path: str) -> None:
+    # What `curl -d '{...}'` sends without -H 'Content-Type: application/json'.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    resp = user.api.request(method, path, content=b'{"ephemeral": true}', headers=form)
+    message = expect_error(resp, 400, "invalid_request")
+    assert "Content-Type: application/json" in message
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ROUTES)
 def test_oversize_json_is_413_everywhere(user: User, method: str, path: str) -> None:
     raw = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
     resp = user.api.request(method, path, content=raw, headers={"Content-Type": "application/json"})
