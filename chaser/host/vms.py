@@ -48,6 +48,7 @@ AGENT_DIR = Path(__file__).resolve().parent.parent / "agent"
 BOOT_TIMEOUT_S = 15.0
 ADOPT_TIMEOUT_S = 5.0
 RECONNECT_GRACE_S = 3.0
+FLUSH_TIMEOUT_MS = 20_000
 
 
 class VmRecord(BaseModel):
@@ -341,7 +342,20 @@ class VmManager:
         async with vm.lock:
             if browser.is_browser(vm.record.spec):
                 await browser.stop(vm.link)  # so the profile on the workspace disk is complete
+            await self._flush_guest(vm)
             await self._destroy(vm)
+
+    async def _flush_guest(self, vm: Vm) -> None:
+        """Write the guest's page cache to the workspace disk before the VM goes. A QEMU guest
+        caches writes in its own kernel, so killing it would lose the last seconds of files
+        (gVisor writes through to the host file, where a sync costs nothing)."""
+        if not vm.record.spec.disk_id or not vm.link.connected:
+            return
+        with contextlib.suppress(DaemonError, TimeoutError, OSError):
+            call = vm.link.call(
+                "exec", {"command": "sync", "timeout_ms": FLUSH_TIMEOUT_MS, "max_output_bytes": 4096}
+            )
+            await asyncio.wait_for(call, FLUSH_TIMEOUT_MS / 1000 + 5)
 
     async def _destroy(self, vm: Vm) -> None:
         """Release everything a VM may hold, in reverse order; each step tolerates absence."""
