@@ -154,4 +154,8 @@ def reap(
     except DaemonRunning as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(json.dumps({"sandboxes": reaped.sandboxes, "mounts": reaped.mounts}))
+    typer.echo(
+        json.dumps(
+            {"sandboxes": reaped.sandboxes, "vm_processes": reaped.vm_processes, "mounts": reaped.mounts}
+        )
+    )

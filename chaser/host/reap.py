@@ -2,14 +2,17 @@
 
 `chaser server` stops restart-safe: sessions' sandboxes keep running (and their disks mounted) for
 the next daemon to adopt. When the platform is to be stopped for good, or a test or benchmark is
-done with a data directory, this removes what is left: every sandbox under the state dir's runtime
-root and every mount beneath it, deepest first.
+done with a data directory, this removes what is left: every gVisor sandbox under the state dir's
+runtime root, every QEMU process whose files live in it, and every mount beneath it, deepest first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,23 @@ class DaemonRunning(RuntimeError):
 class Reaped:
     sandboxes: list[str]
     mounts: list[str]
+    vm_processes: list[int]
+
+
+def qemu_pids(state_dir: Path) -> list[int]:
+    """QEMU processes whose command line points into this state directory."""
+    target = str(state_dir.resolve()) + "/"
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            words = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if words and "qemu-system" in words[0] and any(target in w for w in words):
+            pids.append(int(entry.name))
+    return pids
 
 
 def daemon_pids(state_dir: Path) -> list[int]:
@@ -59,6 +79,13 @@ def reap(state_dir: Path) -> Reaped:
             delete = ["runsc", f"--root={runsc_root}", "delete", "--force", sandbox]
             subprocess.run(delete, capture_output=True, check=False)
             sandboxes.append(sandbox)
+    killed = qemu_pids(state_dir)
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while killed and time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in killed):
+        time.sleep(0.05)  # their disk files must be closed before the pool is unmounted
     mounts: list[str] = []
     if state_dir.exists():
         for point in sorted(mounted_under(state_dir), key=lambda p: len(p.parts), reverse=True):
@@ -66,4 +93,4 @@ def reap(state_dir: Path) -> Reaped:
             if done.returncode != 0:
                 subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
             mounts.append(str(point))
-    return Reaped(sandboxes=sandboxes, mounts=mounts)
+    return Reaped(sandboxes=sandboxes, mounts=mounts, vm_processes=killed)
