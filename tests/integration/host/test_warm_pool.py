@@ -30,8 +30,10 @@ def pooled_daemon(image_cache: Path) -> Iterator[Daemon]:
 async def _wait_for_spares(daemon: Daemon, count: int, timeout: float = 30.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        spares = [name for name in daemon.vm_dirs() if name.startswith("pool-")]
-        if len(spares) >= count and len(daemon.runsc_ids()) >= count:
+        # A spare counts once its sandbox runs (a spare keeps its pool id as the sandbox id).
+        running = set(daemon.runsc_ids())
+        spares = [name for name in daemon.vm_dirs() if name.startswith("pool-") and name in running]
+        if len(spares) >= count:
             return spares
         await asyncio.sleep(0.2)
     raise AssertionError(f"pool did not reach {count} spares: {daemon.vm_dirs()}")
