@@ -84,7 +84,10 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         content_type = request.headers.get("content-type", "")
         body_not_read_as_json = any(tuple(err.get("loc", ())) == ("body",) for err in exc.errors())
-        if body_not_read_as_json and "json" not in content_type and "multipart" not in content_type:
+        sent_as_something_else = bool(content_type) and not any(
+            kind in content_type for kind in ("json", "multipart")
+        )
+        if body_not_read_as_json and sent_as_something_else:
             # e.g. `curl -d '{...}'`, which sends application/x-www-form-urlencoded
             return error_response(
                 request,
