@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chaser.host.reap import DaemonRunning
+from chaser.host.reap import reap as host_reap
 from tests.factories import User, make_user
 from tests.integration.postgres import cluster, find_bindir, free_port
 
@@ -166,18 +168,17 @@ def running_server(database_url: str | None = None) -> Iterator[Server]:
 
 def reap(data_dir: Path) -> None:
     """Stops what a stopped server left running in its data dir (its sandboxes survive a SIGTERM,
-    see docs/test-findings.md), so the suite leaks no sandbox and no mount."""
-    runsc_root = data_dir / "host" / "runsc-root"
-    if runsc_root.exists():
-        listed = subprocess.run(
-            ["runsc", "--root", str(runsc_root), "list", "-quiet"], capture_output=True, text=True
-        )
-        for container in listed.stdout.split():
-            subprocess.run(
-                ["runsc", "--root", str(runsc_root), "delete", "--force", container], capture_output=True
-            )
-    for point in reversed(mounts_under(data_dir)):
-        subprocess.run(["umount", point], capture_output=True)
+    see docs/decisions.md), so the suite leaks no sandbox, VM or mount: the product's own
+    `chaser admin reap`, once the server's host daemon has exited."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            host_reap(data_dir / "host")
+            return
+        except DaemonRunning:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def runtime_missing() -> str | None:
