@@ -78,6 +78,24 @@ class VmNotRunning(Conflict):
     code = "vm_not_running"
 
 
+class SnapshotNotFound(NotFound):
+    """No snapshot with this id for this disk."""
+
+    code = "snapshot_not_found"
+
+
+class SnapshotExists(DaemonError):
+    code = "snapshot_exists"
+    status = 409
+
+
+class FreezeFailed(DaemonError):
+    """The live disk could not be frozen for a consistent copy."""
+
+    code = "freeze_failed"
+    status = 500
+
+
 class InvalidRequest(DaemonError):
     code = "invalid_request"
     status = 400

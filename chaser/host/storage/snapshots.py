@@ -40,7 +40,15 @@ from pathlib import Path
 
 from chaser.host import ops
 from chaser.host.commands import run as _run
-from chaser.host.errors import AgentError, DaemonError, DiskBusy, DiskExists, DiskNotFound, NotFound
+from chaser.host.errors import (
+    AgentError,
+    DiskBusy,
+    DiskExists,
+    DiskNotFound,
+    FreezeFailed,
+    SnapshotExists,
+    SnapshotNotFound,
+)
 from chaser.host.layout import check_id
 from chaser.host.storage.copy import copy_image
 from chaser.host.storage.pool import Storage
@@ -50,24 +58,6 @@ from chaser.host.wire import DiskInfo, ExecRequest, SnapshotInfo
 log = logging.getLogger(__name__)
 
 FREEZE_SYNC_TIMEOUT_MS = 30_000
-
-
-class SnapshotNotFound(NotFound):
-    """No snapshot with this id for this disk."""
-
-    code = "snapshot_not_found"
-
-
-class SnapshotExists(DaemonError):
-    code = "snapshot_exists"
-    status = 409
-
-
-class FreezeFailed(DaemonError):
-    """The live disk could not be frozen for a consistent copy."""
-
-    code = "freeze_failed"
-    status = 500
 
 
 class Snapshots:
