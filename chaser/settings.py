@@ -74,6 +74,9 @@ class HostSettings(BaseSettings):
         default=1, ge=0, description="browser spares (Chromium up), kept once a browser session was served"
     )
     max_vms: int = Field(default=64, ge=1, description="VMs this host runs at most; more answer 429")
+    network: bool = Field(
+        default=True, description="give each VM a network namespace with NAT egress (needs ip, nft, tun)"
+    )
     qemu_accel: str = Field(default="auto", description="qemu runtime: auto (probe KVM) | kvm | tcg")
     qemu_templates: Path | None = Field(
         default=None, description="where qemu template snapshots live; default: beside the VM image"

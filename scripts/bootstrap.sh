@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg_bin in runsc:runsc mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs losetup:mount git:git mkfs.xfs:xfsprogs; do
+for pkg_bin in runsc:runsc mmdebstrap:mmdebstrap mkfs.ext4:e2fsprogs losetup:mount git:git mkfs.xfs:xfsprogs \
+  ip:iproute2 nft:nftables nsenter:util-linux; do
   bin=${pkg_bin%%:*}; pkg=${pkg_bin##*:}
   command -v "$bin" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

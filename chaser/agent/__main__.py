@@ -12,6 +12,7 @@ import sys
 import time
 
 from .connection import Connection
+from .guest_net import configure_from_cmdline
 from .protocol import DEFAULT_SOCKET, ENV_SOCKET, ENV_TOKEN
 from .transport import ENV_TRANSPORT, serve_forever
 
@@ -23,6 +24,7 @@ def main() -> None:
     path = os.environ.get(ENV_SOCKET, DEFAULT_SOCKET)
     token = os.environ.get(ENV_TOKEN, "")
     if os.environ.get(ENV_TRANSPORT):  # inside a VM: a virtio-serial port (see transport.py)
+        configure_from_cmdline()
         serve_forever(os.environ[ENV_TRANSPORT], token)
     backoff = BACKOFF_START_S
     while True:

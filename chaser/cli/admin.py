@@ -156,6 +156,11 @@ def reap(
         raise typer.Exit(1) from exc
     typer.echo(
         json.dumps(
-            {"sandboxes": reaped.sandboxes, "vm_processes": reaped.vm_processes, "mounts": reaped.mounts}
+            {
+                "sandboxes": reaped.sandboxes,
+                "vm_processes": reaped.vm_processes,
+                "networks": reaped.networks,
+                "mounts": reaped.mounts,
+            }
         )
     )

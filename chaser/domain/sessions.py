@@ -56,6 +56,7 @@ class SessionSpec:
     timeout_s: int | None = None
     vcpus: int | None = None
     memory_mib: int | None = None
+    internet_access: bool = True
 
 
 def check_env(fld: str, env: dict[str, str]) -> None:
@@ -140,6 +141,7 @@ async def create(
         vcpus=spec.vcpus or (browser_vm.DEFAULT_VCPUS if browser else DEFAULT_VCPUS),
         memory_mib=spec.memory_mib or (browser_vm.DEFAULT_MEMORY_MIB if browser else DEFAULT_MEMORY_MIB),
         timeout_s=spec.timeout_s,
+        internet_access=spec.internet_access,
         env=dict(spec.env),
         created_by_key_id=who.key_id,
     )
@@ -162,6 +164,7 @@ async def create(
         disk_id=ws.disk_id if ws else None,
         vcpus=session.vcpus,
         memory_mib=session.memory_mib,
+        internet_access=session.internet_access,
         labels={"session_id": session.id, "account_id": session.account_id},
     )
     try:

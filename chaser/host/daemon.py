@@ -15,6 +15,7 @@ from chaser.host.disks import DiskStore
 from chaser.host.errors import DaemonError
 from chaser.host.images import ImageCache
 from chaser.host.layout import Layout
+from chaser.host.network import HostNetwork, network_missing
 from chaser.host.pool import WarmPool
 from chaser.host.runtimes.base import Runtime
 from chaser.host.runtimes.gvisor.driver import GvisorRuntime, runsc_available
@@ -43,7 +44,7 @@ def pick_runtime(settings: HostSettings, layout: Layout) -> Runtime:
     if settings.runtime == "gvisor" or runsc is not None:
         if runsc is None:
             raise NoRuntime("no usable runtime: runsc (gVisor) is not installed; run scripts/bootstrap.sh")
-        return GvisorRuntime(layout.runsc_root, runsc=runsc)
+        return GvisorRuntime(layout.runsc_root, runsc=runsc, network=host_network(settings, layout))
     raise NoRuntime("no usable runtime: neither runsc nor qemu (run scripts/bootstrap.sh)")
 
 
@@ -63,7 +64,25 @@ def _qemu_runtime(settings: HostSettings, layout: Layout, need_kvm: bool) -> Qem
     if need_kvm and accel != "kvm":
         return None
     log.info("runtime: qemu with %s", accel)
-    return QemuRuntime(layout.root, accel, template_root=settings.qemu_templates)
+    return QemuRuntime(
+        layout.root, accel, template_root=settings.qemu_templates, network=host_network(settings, layout)
+    )
+
+
+def host_network(settings: HostSettings, layout: Layout) -> HostNetwork | None:
+    """The VMs' network, its host rules installed; None when turned off by the settings."""
+    if not settings.network:
+        log.info("network: off (CHASER_HOST_NETWORK=false): VMs have no network interface")
+        return None
+    missing = network_missing()
+    if missing:
+        raise NoRuntime(f"VM networking: {missing}; or set CHASER_HOST_NETWORK=false to run VMs without one")
+    network = HostNetwork(layout.root)
+    try:
+        network.setup()
+    except DaemonError as exc:
+        raise NoRuntime(f"VM networking: {exc.message}; or set CHASER_HOST_NETWORK=false") from exc
+    return network
 
 
 def build(settings: HostSettings) -> tuple[VmManager, str]:

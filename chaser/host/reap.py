@@ -3,11 +3,13 @@
 `chaser server` stops restart-safe: sessions' sandboxes keep running (and their disks mounted) for
 the next daemon to adopt. When the platform is to be stopped for good, or a test or benchmark is
 done with a data directory, this removes what is left: every gVisor sandbox under the state dir's
-runtime root, every QEMU process whose files live in it, and every mount beneath it, deepest first.
+runtime root, every QEMU process whose files live in it, every VM network namespace it made (with
+its slot and egress entry), and every mount beneath it, deepest first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaser.host.disks import mounted_under
+from chaser.host.network import HostNetwork
 
 
 class DaemonRunning(RuntimeError):
@@ -28,6 +31,7 @@ class Reaped:
     sandboxes: list[str]
     mounts: list[str]
     vm_processes: list[int]
+    networks: list[str]
 
 
 def qemu_pids(state_dir: Path) -> list[int]:
@@ -86,6 +90,7 @@ def reap(state_dir: Path) -> Reaped:
     deadline = time.monotonic() + 10
     while killed and time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in killed):
         time.sleep(0.05)  # their disk files must be closed before the pool is unmounted
+    networks = asyncio.run(HostNetwork(state_dir).release_all())
     mounts: list[str] = []
     if state_dir.exists():
         for point in sorted(mounted_under(state_dir), key=lambda p: len(p.parts), reverse=True):
@@ -93,4 +98,4 @@ def reap(state_dir: Path) -> Reaped:
             if done.returncode != 0:
                 subprocess.run(["umount", "-l", str(point)], capture_output=True, check=False)
             mounts.append(str(point))
-    return Reaped(sandboxes=sandboxes, mounts=mounts, vm_processes=killed)
+    return Reaped(sandboxes=sandboxes, mounts=mounts, vm_processes=killed, networks=networks)

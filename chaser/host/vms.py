@@ -284,6 +284,12 @@ class VmManager:
             del self._vms[pool_id]
             self._vms[spec.vm_id] = vm
         self.pool_changed.set()
+        try:
+            await self._apply_egress(vm)
+        except BaseException:
+            async with vm.lock:
+                await asyncio.shield(self._destroy(vm))
+            raise
         log.info("vm %s: handed out warm sandbox %s", spec.vm_id, vm.sandbox_id)
         return self._info(vm, VmState.RUNNING)
 
@@ -318,8 +324,15 @@ class VmManager:
             )
         if browser.is_browser(spec):
             await browser.start(vm.link, spec)
+        if not vm.record.pooled:
+            await self._apply_egress(vm)
         vm.record.phase = "running"
         self._save(vm.record)
+
+    async def _apply_egress(self, vm: Vm) -> None:
+        """Open (or keep shut) the VM's way out, as its session asked. Spares boot shut."""
+        if self.runtime.network is not None:
+            await self.runtime.network.allow_egress(vm.sandbox_id, vm.record.spec.internet_access)
 
     async def _wait_agent(self, vm: Vm) -> bool:
         """Wait for HELLO, giving up early if the sandbox exits first (e.g. the agent crashed)."""

@@ -51,6 +51,7 @@ class VmSpec(BaseModel):
     disk_id: str | None = None  # mounted at /workspace
     vcpus: int = 1
     memory_mib: int = 512
+    internet_access: bool = True  # NAT egress from the VM's network namespace
     labels: dict[str, str] = Field(default_factory=dict)  # e.g. session_id, account_id
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
@@ -231,6 +232,7 @@ class Session(Base):
     accel: Mapped[str | None] = mapped_column(String(16), nullable=True)
     vcpus: Mapped[int] = mapped_column(Integer, default=1)
     memory_mib: Mapped[int] = mapped_column(Integer, default=512)
+    internet_access: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     timeout_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     env: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     host_vm_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

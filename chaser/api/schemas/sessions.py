@@ -22,6 +22,9 @@ class SessionCreate(Body):
     timeout_s: int | None = Field(default=None, description="Lifetime limit in seconds, 1 to 86400")
     vcpus: int | None = Field(default=None, description="1 to 4")
     memory_mib: int | None = Field(default=None, description="128 to 8192")
+    internet_access: bool = Field(
+        default=True, description="Outbound network (NAT); false: the VM reaches nothing outside"
+    )
 
 
 class Endpoints(BaseModel):
@@ -48,6 +51,7 @@ class SessionOut(BaseModel):
     accel: str | None
     vcpus: int
     memory_mib: int
+    internet_access: bool
     timeout_s: int | None
 
     @classmethod
@@ -79,6 +83,7 @@ class SessionOut(BaseModel):
             accel=s.accel,
             vcpus=s.vcpus,
             memory_mib=s.memory_mib,
+            internet_access=s.internet_access,
             timeout_s=s.timeout_s,
         )
 

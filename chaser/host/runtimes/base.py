@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from chaser.host.agent_link import AgentLink
+    from chaser.host.network import HostNetwork
 
 
 class SandboxStatus(StrEnum):
@@ -41,6 +42,7 @@ class Runtime(Protocol):
     name: str  # "gvisor" | "qemu"
     accel: str  # "ptrace" | "kvm" | "tcg"
     disk_images: bool  # True: give it workspace image files; False: mounted directories
+    network: HostNetwork | None  # each sandbox's own namespace; None: sandboxes have no network
 
     def agent_link(self, vm_id: str, sandbox_id: str, socket_path: Path, token: str) -> AgentLink:
         """The host's end of a sandbox's agent channel (`socket_path`: the daemon's per-VM socket)."""

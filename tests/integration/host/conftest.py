@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -17,6 +18,8 @@ import httpx
 import pytest
 
 from chaser.host.client import HostClient
+from chaser.host.network import HostNetwork
+from chaser.host.network.plan import netns_name, scope
 from chaser.settings import DEFAULT_IMAGE_CACHE
 
 REPO = Path(__file__).resolve().parents[3]
@@ -114,6 +117,12 @@ class Daemon:
             points = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
         return [p for p in points if with_pool or p != pool]
 
+    def networks(self) -> list[str]:
+        """The VM network namespaces this daemon made (named after its state dir)."""
+        prefix = netns_name(scope(self.state_dir), "")
+        netns = Path("/run/netns")
+        return sorted(p.name for p in netns.iterdir() if p.name.startswith(prefix)) if netns.exists() else []
+
     def vm_dirs(self) -> list[str]:
         vms = self.state_dir / "vms"
         return sorted(p.name for p in vms.iterdir()) if vms.exists() else []
@@ -129,6 +138,7 @@ class Daemon:
             )
         for point in sorted(self.mounts(with_pool=True), key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+        asyncio.run(HostNetwork(self.state_dir).release_all())
         shutil.rmtree(self.state_dir, ignore_errors=True)
         self.log.unlink(missing_ok=True)
 

@@ -1,4 +1,5 @@
-"""A create that fails leaves nothing: no runsc container, no mount, no vm dir; the disk is free."""
+"""A create that fails leaves nothing: no runsc container, no mount, no vm dir, no network
+namespace; the disk is free."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def assert_nothing_left(daemon: Daemon) -> None:
     assert daemon.runsc_ids() == []
     assert daemon.mounts() == []
     assert daemon.vm_dirs() == []
+    assert daemon.networks() == []
 
 
 async def test_unknown_image(broken_daemon: Daemon) -> None:

@@ -1,4 +1,5 @@
-"""The gVisor runtime: `runsc` with the ptrace platform, no network, host unix sockets allowed.
+"""The gVisor runtime: `runsc` with the ptrace platform, host unix sockets allowed, and either
+no network or (`network` given) gVisor's own netstack on the VM's namespace (chaser/host/network).
 
 Every runsc call goes through `_runsc`, the one place its failures become `RuntimeFailed`.
 Sandboxes are started with `run --detach` in their own session, so they outlive the daemon
@@ -17,10 +18,20 @@ from pathlib import Path
 
 from chaser.host.agent_link import AgentLink
 from chaser.host.errors import RuntimeFailed
+from chaser.host.network import HostNetwork
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.gvisor.spec import build_spec
 
 RUNSC_TIMEOUT_S = 30.0
+# runsc (Debian's 20221219) refuses to copy a namespace's interfaces if it thinks it is the host's:
+# its test is "/proc/sys/net/core/rmem_default exists", which on kernels since 6.x is true in every
+# namespace. The proc sysctl tree is looked up per namespace, so the file cannot be hidden alone:
+# `runsc run` gets a private mount namespace with /proc/sys/net covered by an empty tmpfs (the
+# sandbox's own /proc is gVisor's; nothing of runsc reads the host's /proc/sys/net otherwise).
+ROOT_NS_CHECK_MASK = (
+    "unshare", "--mount", "--propagation", "private", "sh", "-c",
+    'mount -t tmpfs chaser-netmask /proc/sys/net && exec "$@"', "runsc-run",
+)  # fmt: skip
 
 
 def runsc_available() -> str | None:
@@ -35,8 +46,11 @@ class GvisorRuntime:
     def agent_link(self, vm_id: str, sandbox_id: str, socket_path: Path, token: str) -> AgentLink:
         return AgentLink(vm_id, socket_path, token)  # bind-mounted in; the agent dials the daemon
 
-    def __init__(self, root_dir: Path, runsc: str = "runsc", cgroups: bool = True) -> None:
+    def __init__(
+        self, root_dir: Path, runsc: str = "runsc", cgroups: bool = True, network: HostNetwork | None = None
+    ) -> None:
         self._root = root_dir
+        self.network = network
         self._binary = runsc
         self._cgroups = cgroups
         # Two daemons (two state dirs) may both run a VM called "x": keep their cgroups apart.
@@ -47,7 +61,7 @@ class GvisorRuntime:
         return [
             f"--root={self._root}",
             "--platform=ptrace",
-            "--network=none",
+            "--network=sandbox" if self.network else "--network=none",
             "--host-uds=all",
             "--overlay2=root:memory",
             # runsc's own cgroup v1 handling works on this hybrid layout (crun's does not).
@@ -81,7 +95,9 @@ class GvisorRuntime:
         config = request.bundle_dir / "config.json"
         tmp = config.with_suffix(".tmp")
         cgroups_path = f"{self._cgroup_parent}/{request.vm_id}" if self._cgroups else None
-        tmp.write_text(json.dumps(build_spec(request, cgroups_path), indent=1))
+        net = await self.network.create(request.vm_id, tap=False) if self.network else None
+        spec = build_spec(request, cgroups_path, netns=net.netns_path if net else None)
+        tmp.write_text(json.dumps(spec, indent=1))
         os.replace(tmp, config)
         # The sandbox inherits this file as the container's stdout/stderr (the console log).
         # runsc's own stderr goes there too: a pipe would be inherited by the detached sandbox
@@ -90,6 +106,7 @@ class GvisorRuntime:
             offset = console.tell()
             try:
                 proc = await asyncio.create_subprocess_exec(
+                    *(ROOT_NS_CHECK_MASK if self.network else ()),
                     self._binary,
                     *self._global_flags(),
                     "run",
@@ -117,6 +134,8 @@ class GvisorRuntime:
             if state is not SandboxStatus.ABSENT:
                 raise RuntimeFailed(f"runsc delete {vm_id} failed ({code}): {err.strip()[-2000:]}")
         self._prune_cgroup_parent()
+        if self.network:
+            await self.network.destroy(vm_id)
 
     def _prune_cgroup_parent(self) -> None:
         """runsc removes a sandbox's own cgroup; drop our per-daemon parent once it is empty."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from chaser.agent.protocol import DEFAULT_SOCKET, ENV_SOCKET, ENV_TOKEN
@@ -46,9 +47,13 @@ def _bind(source: str, destination: str, *, readonly: bool) -> dict[str, Any]:
     }
 
 
-def build_spec(boot: BootRequest, cgroups_path: str | None = None) -> dict[str, Any]:
+def build_spec(
+    boot: BootRequest, cgroups_path: str | None = None, netns: Path | None = None
+) -> dict[str, Any]:
     """`cgroups_path` set: runsc enforces memory_mib (the whole sandbox is OOM-killed past it, and
-    /proc/meminfo shows it) and vcpus as a CPU quota. None: the limits are only recorded."""
+    /proc/meminfo shows it) and vcpus as a CPU quota. None: the limits are only recorded.
+    `netns`: the sandbox joins this network namespace (runsc copies its interfaces and routes
+    into gVisor's netstack); None: a new empty one."""
     env = {**BASE_ENV, **boot.env, ENV_SOCKET: DEFAULT_SOCKET, ENV_TOKEN: boot.agent_token}
     mounts: list[dict[str, Any]] = [
         {"destination": "/proc", "type": "proc", "source": "proc"},
@@ -91,7 +96,8 @@ def build_spec(boot: BootRequest, cgroups_path: str | None = None) -> dict[str, 
         "mounts": mounts,
         "annotations": {"dev.chaser.vm_id": boot.vm_id},
         "linux": {
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
+            + [{"type": "network", **({"path": str(netns)} if netns else {})}],
             **({"cgroupsPath": cgroups_path} if cgroups_path else {}),
             "resources": {
                 "memory": {"limit": boot.memory_mib * 1024 * 1024},

@@ -8,12 +8,17 @@
   and restored VMs map that file privately (`share=off`), so idle VMs share the template's pages
   copy-on-write, and with migration capability `x-ignore-shared` the state file carries no RAM.
 - The agent channel is a virtio-serial port backed by a unix socket QEMU listens on.
+- With a network namespace, QEMU starts inside it (`nsenter --net`) and opens the namespace's
+  `tap0`; the guest's address comes from the kernel command line (`chaser.net=`), the same in every
+  VM, since all of a template's VMs share its frozen network config (see chaser/host/network).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from chaser.host.network import plan as net_plan
 
 AGENT_PORT = "agent0"
 HOTPLUG_BUS = "hp0"
@@ -40,6 +45,7 @@ class MachineConfig:
     incoming: bool = False  # wait for `migrate-incoming` over QMP (`-incoming defer`)
     workspace_disk: Path | None = None  # raw ext4 attached at boot (cold boots only)
     tb_size_mib: int = 16
+    netns: Path | None = None  # run inside this network namespace, with a NIC on its tap0
 
 
 def kernel_cmdline(cfg: MachineConfig) -> str:
@@ -53,6 +59,8 @@ def kernel_cmdline(cfg: MachineConfig) -> str:
     ]
     if cfg.agent_token:
         args.append(f"chaser.token={cfg.agent_token}")
+    if cfg.netns is not None:
+        args.append(f"chaser.net={net_plan.GUEST_ADDR},{net_plan.GUEST_GATEWAY}")
     if cfg.machine == "microvm":
         args.append("reboot=t")
     return " ".join(args)
@@ -64,10 +72,10 @@ def build_argv(cfg: MachineConfig, binary: str = "qemu-system-x86_64") -> list[s
     if cfg.machine not in ("q35", "microvm"):
         raise ValueError(f"unknown machine {cfg.machine!r}")
     mmio = cfg.machine == "microvm"
-    blk, serial, rng = (
-        ("virtio-blk-device", "virtio-serial-device", "virtio-rng-device")
+    blk, serial, rng, nic = (
+        ("virtio-blk-device", "virtio-serial-device", "virtio-rng-device", "virtio-net-device")
         if mmio
-        else ("virtio-blk-pci", "virtio-serial-pci", "virtio-rng-pci")
+        else ("virtio-blk-pci", "virtio-serial-pci", "virtio-rng-pci", "virtio-net-pci")
     )
     machine = "microvm,pit=off,pic=off,rtc=on,isa-serial=on" if mmio else "q35"
     if cfg.memory_file is not None:
@@ -105,6 +113,12 @@ def build_argv(cfg: MachineConfig, binary: str = "qemu-system-x86_64") -> list[s
             "-object",
             f"memory-backend-file,id=mem,size={cfg.memory_mib}M,mem-path={cfg.memory_file},share={share}",
         ]
+    if cfg.netns is not None:
+        argv = ["nsenter", f"--net={cfg.netns}", "--", *argv]
+        argv += [
+            "-netdev", f"tap,id=net0,ifname={net_plan.TAP_IF},script=no,downscript=no",
+            "-device", f"{nic},netdev=net0,mac={net_plan.GUEST_MAC}",
+        ]  # fmt: skip
     if not mmio:
         argv += ["-device", f"pcie-root-port,id={HOTPLUG_BUS},chassis=1,slot=1"]
     if cfg.workspace_disk is not None:

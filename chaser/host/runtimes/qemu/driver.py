@@ -34,6 +34,7 @@ from chaser.host.agent_dial import DialingAgentLink
 from chaser.host.agent_link import AgentLink
 from chaser.host.commands import run
 from chaser.host.errors import AgentUnavailable, DaemonError, ImageNotFound, RuntimeFailed
+from chaser.host.network import HostNetwork
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.qemu import persist
 from chaser.host.runtimes.qemu.argv import MachineConfig, build_argv, workspace_hotplug
@@ -151,8 +152,10 @@ class QemuRuntime:
         accel: str,
         template_root: Path | None = None,
         binary: str = QEMU,
+        network: HostNetwork | None = None,
     ) -> None:
         self.accel = accel
+        self.network = network
         self._binary = binary
         self._root = state_dir / "qemu"
         self._root.mkdir(parents=True, exist_ok=True)
@@ -246,7 +249,18 @@ class QemuRuntime:
         root.mkdir(parents=True, exist_ok=True)
         agent_disk = await self._agent_disk(root)
         key = hashlib.sha256(
-            json.dumps([files.dir.name, agent_disk.name, self.accel, machine, vcpus, memory_mib, 1]).encode()
+            json.dumps(
+                [
+                    files.dir.name,
+                    agent_disk.name,
+                    self.accel,
+                    machine,
+                    vcpus,
+                    memory_mib,
+                    self.network is not None,
+                    2,
+                ]
+            ).encode()
         ).hexdigest()[:16]
         final = root / key
         lock = self._locks.setdefault(key, asyncio.Lock())
@@ -273,21 +287,24 @@ class QemuRuntime:
         vcpus: int,
         memory_mib: int,
     ) -> persist.TemplateMeta:
-        self._reap_stale_builds(root)
+        await self._reap_stale_builds(root)
         tmp = root / f".{key}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         token = secrets.token_urlsafe(24)
-        cfg = self._config(
-            files, tmp, agent_disk,
-            accel=self.accel, machine=machine, vcpus=vcpus, memory_mib=memory_mib,
-            root_disk=tmp / "root.qcow2", console_log=tmp / "console.log", agent_token=token,
-            memory_file=tmp / "mem.ram", memory_shared=True,
-        )  # fmt: skip
         qemu = _Qemu(tmp)
-        qmp = Qmp(f"template-{key}", cfg.qmp_socket)
+        qmp = Qmp(f"template-{key}", tmp / "qmp.sock")
+        net_id = _template_net_id(tmp)
         started = time.monotonic()
         try:
+            net = await self.network.create(net_id, tap=True) if self.network else None
+            cfg = self._config(
+                files, tmp, agent_disk,
+                accel=self.accel, machine=machine, vcpus=vcpus, memory_mib=memory_mib,
+                root_disk=tmp / "root.qcow2", console_log=tmp / "console.log", agent_token=token,
+                memory_file=tmp / "mem.ram", memory_shared=True,
+                netns=net.netns_path if net else None,
+            )  # fmt: skip
             await _run(
                 "qemu-img",
                 "create",
@@ -314,6 +331,8 @@ class QemuRuntime:
             save_s = time.monotonic() - saved
             await qmp.close()
             await qemu.kill()
+            if self.network:
+                await self.network.destroy(net_id)
             meta = persist.TemplateMeta(key, self.accel, machine, vcpus, memory_mib, token, boot_s, save_s)
             for name in ("qmp.sock", "agent.sock", "qemu.pid"):
                 with contextlib.suppress(FileNotFoundError):
@@ -326,11 +345,13 @@ class QemuRuntime:
             tail = _tail(tmp / "console.log") + _tail(tmp / "qemu.log")
             await qmp.close()
             await qemu.kill()
+            if self.network:
+                await asyncio.shield(self.network.destroy(net_id))
             shutil.rmtree(tmp, ignore_errors=True)
             log.warning("qemu template %s failed: %s", key, tail)
             raise
 
-    def _reap_stale_builds(self, root: Path) -> None:
+    async def _reap_stale_builds(self, root: Path) -> None:
         """Template builds a killed daemon left (`.<key>.tmp-<pid>`, pid no longer a daemon)."""
         for tmp in root.glob(".*.tmp-*"):
             owner = tmp.name.rsplit("-", 1)[-1]
@@ -341,6 +362,8 @@ class QemuRuntime:
             if pid is not None and _pid_alive(pid, str(tmp)):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+            if self.network:
+                await self.network.destroy(_template_net_id(tmp))
             shutil.rmtree(tmp, ignore_errors=True)
 
     async def _await_agent(self, run: Path, token: str, timeout: float, qemu: _Qemu) -> DialingAgentLink:
@@ -371,11 +394,13 @@ class QemuRuntime:
         run = self.run_dir(request.vm_id)
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
+        net = await self.network.create(request.vm_id, tap=True) if self.network else None
         cfg = self._config(
             files, run, await self._agent_disk(self.templates_dir(files)),
             accel=self.accel, machine=machine, vcpus=request.vcpus, memory_mib=request.memory_mib,
             root_disk=run / "root.qcow2", console_log=run / "console.log", agent_token=meta.agent_token,
             memory_file=template / "mem.ram", memory_shared=False, incoming=True,
+            netns=net.netns_path if net else None,
         )  # fmt: skip
         await _run(
             "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
@@ -448,6 +473,8 @@ class QemuRuntime:
             raise RuntimeFailed(f"qemu of {vm_id} did not die")
         shutil.rmtree(qemu.run_dir, ignore_errors=True)
         await self.limits.remove(vm_id)
+        if self.network:
+            await self.network.destroy(vm_id)
 
     async def list(self) -> dict[str, SandboxStatus]:
         return {p.name: await self.state(p.name) for p in self._root.iterdir() if p.is_dir()}
@@ -474,6 +501,12 @@ class QemuRuntime:
         with open(run / "console.log", "a") as console:
             console.write(f"\nchaser: {reason}\n")
         marker.touch()
+
+
+def _template_net_id(build_dir: Path) -> str:
+    """The network name of a template build (`.<key>.tmp-<pid>` → `tpl-<key>-<pid>`)."""
+    key, _, pid = build_dir.name.lstrip(".").partition(".tmp-")
+    return f"tpl-{key}-{pid}"
 
 
 def _tail(path: Path, limit: int = 800) -> str:
