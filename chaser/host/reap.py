@@ -9,7 +9,6 @@ its slot and egress entry), and every mount beneath it, deepest first.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -90,7 +89,7 @@ def reap(state_dir: Path) -> Reaped:
     deadline = time.monotonic() + 10
     while killed and time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in killed):
         time.sleep(0.05)  # their disk files must be closed before the pool is unmounted
-    networks = asyncio.run(HostNetwork(state_dir).release_all())
+    networks = HostNetwork(state_dir).release_all()
     mounts: list[str] = []
     if state_dir.exists():
         for point in sorted(mounted_under(state_dir), key=lambda p: len(p.parts), reverse=True):

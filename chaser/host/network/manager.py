@@ -61,9 +61,7 @@ class HostNetwork:
     def setup(self) -> None:
         """Once per daemon start: forwarding on, the host table in place. Idempotent."""
         Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
-        done = subprocess.run(
-            ["nft", "-f", "-"], input=plan.host_ruleset(), capture_output=True, text=True, check=False
-        )
+        done = _tool("nft", "-f", "-", input=plan.host_ruleset())
         if done.returncode != 0:
             raise RuntimeFailed(f"nft: cannot install the host's VM network rules: {done.stderr.strip()}")
 
@@ -103,30 +101,30 @@ class HostNetwork:
     async def destroy(self, sandbox_id: str) -> None:
         """Delete the namespace (its veth pair and tap go with it), the egress entry, the slot.
         Idempotent; tolerates any part never having been made."""
-        await self._release(self.netns(sandbox_id))
+        await asyncio.to_thread(self._release, self.netns(sandbox_id))
 
-    async def _release(self, netns: str) -> None:
-        if (NETNS_DIR / netns).exists():
-            code, out = await run("ip", "netns", "delete", netns)
-            if code != 0 and (NETNS_DIR / netns).exists():
-                raise RuntimeFailed(f"ip netns delete {netns}: {out}")
-        slot = self._slot_of(netns)
-        if slot is not None:
-            await run("nft", plan.egress_command(slot, False))
-            # A veth outlives its namespace briefly while the kernel tears it down.
-            await run("ip", "link", "delete", slot.host_if)
-            with contextlib.suppress(FileNotFoundError):
-                (self._slot_dir / str(slot.index)).unlink()
-
-    async def release_all(self) -> list[str]:
-        """Every namespace of this daemon's scope (for `chaser admin reap`)."""
+    def release_all(self) -> list[str]:
+        """Every namespace of this daemon's scope (`chaser admin reap`, with no daemon running)."""
         prefix = plan.netns_name(self.scope, "")
         gone = [n for n in self._claimed() if n.startswith(prefix)]
         if NETNS_DIR.is_dir():
             gone += [p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix) and p.name not in gone]
         for netns in gone:
-            await self._release(netns)
+            self._release(netns)
         return gone
+
+    def _release(self, netns: str) -> None:
+        if (NETNS_DIR / netns).exists():
+            done = _tool("ip", "netns", "delete", netns)
+            if done.returncode != 0 and (NETNS_DIR / netns).exists():
+                raise RuntimeFailed(f"ip netns delete {netns}: {done.stderr.strip()}")
+        slot = self._slot_of(netns)
+        if slot is not None:
+            _tool("nft", plan.egress_command(slot, False))
+            # A veth outlives its namespace briefly while the kernel tears it down.
+            _tool("ip", "link", "delete", slot.host_if)
+            with contextlib.suppress(FileNotFoundError):
+                (self._slot_dir / str(slot.index)).unlink()
 
     # ---- slots
 
@@ -177,3 +175,7 @@ async def _must(*argv: str, input: str | None = None) -> None:
     code, out = await run(*argv, input=input)
     if code != 0:
         raise RuntimeFailed(f"{' '.join(argv[:4])}: {out}")
+
+
+def _tool(*argv: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, input=input, capture_output=True, text=True, check=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
@@ -138,7 +137,7 @@ class Daemon:
             )
         for point in sorted(self.mounts(with_pool=True), key=len, reverse=True):
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-        asyncio.run(HostNetwork(self.state_dir).release_all())
+        HostNetwork(self.state_dir).release_all()
         shutil.rmtree(self.state_dir, ignore_errors=True)
         self.log.unlink(missing_ok=True)
 

@@ -92,9 +92,10 @@ def qemu(vm_image: Path) -> Iterator[QemuDaemon]:
 
 async def _gone(daemon: QemuDaemon, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and (daemon.qemu_pids() or daemon.run_dirs()):
+    while time.monotonic() < deadline and (daemon.qemu_pids() or daemon.run_dirs() or daemon.networks()):
         await asyncio.sleep(0.1)
-    assert daemon.qemu_pids() == [] and daemon.run_dirs() == [], (daemon.qemu_pids(), daemon.run_dirs())
+    left = (daemon.qemu_pids(), daemon.run_dirs(), daemon.networks())
+    assert left == ([], [], []), f"left behind (qemu pids, run dirs, network namespaces): {left}"
 
 
 async def test_restore_exec_files_stop(qemu: QemuDaemon) -> None:
@@ -202,6 +203,7 @@ async def test_daemon_killed_mid_restore_leaves_nothing(qemu: QemuDaemon) -> Non
     qemu.start(timeout=60)
     assert [v.vm_id for v in await client.list_vms()] == ["warm"], "the finished VM is adopted"
     assert len(qemu.qemu_pids()) == 1 and qemu.run_dirs() == ["warm"]
+    assert len(qemu.networks()) == 1, "the cut restore's namespace went with it"
     result = await client.exec("warm", ExecRequest(command="echo adopted"))
     assert result.output == "adopted\n"
     await client.stop_vm("warm")

@@ -28,5 +28,6 @@ async def test_reap_ends_what_a_stopped_daemon_left(daemon: Daemon) -> None:
     assert daemon.runsc_ids() == ["left"] and daemon.mounts()
 
     reaped = reap(daemon.state_dir)
-    assert reaped.sandboxes == ["left"]
+    assert reaped.sandboxes == ["left"] and len(reaped.networks) == 1
     assert daemon.runsc_ids() == [] and daemon.mounts(with_pool=True) == []
+    assert daemon.networks() == []

@@ -37,6 +37,7 @@ async def test_running_vm_is_adopted_after_kill_9(daemon: Daemon) -> None:
     assert (await client.info()).vms == 1
     await client.stop_vm("keep")
     assert daemon.runsc_ids() == [] and daemon.mounts() == [] and daemon.vm_dirs() == []
+    assert daemon.networks() == []
     await client.aclose()
 
 
