@@ -30,6 +30,7 @@ GET_FIELDS = (
     "runtime",
     "vcpus",
     "memory_mib",
+    "internet_access",
     "timeout_s",
     "created_at",
     "terminated_at",
@@ -130,12 +131,19 @@ def sandbox(
     timeout_s: Annotated[int | None, typer.Option("--timeout", help="Lifetime limit in seconds")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE, repeatable")] = None,
     shell: Annotated[bool, typer.Option("--shell", help="Open a shell in it right away")] = False,
+    internet: Annotated[
+        bool, typer.Option("--internet/--no-internet", help="Outbound network from the sandbox (NAT)")
+    ] = True,
     json_: JsonOpt = False,
 ) -> None:
     """Create a sandbox: ephemeral, or on `--workspace NAME`. Prints its id."""
     with api_errors(), client(ctx) as chaser:
         session = chaser.sessions.create(
-            workspace=workspace, image=image, timeout_s=timeout_s, env=parse_env(env)
+            workspace=workspace,
+            image=image,
+            timeout_s=timeout_s,
+            env=parse_env(env),
+            internet_access=None if internet else False,
         )
     if want_json(ctx, json_):
         from chaser.cli._output import print_json

@@ -29,9 +29,11 @@ class AsyncSessions:
         timeout_s: int | None = None,
         vcpus: int | None = None,
         memory_mib: int | None = None,
+        internet_access: bool | None = None,
     ) -> Json:
         """A new session (or the live one of `workspace`). Without `workspace`, `ephemeral`
-        defaults to true here: the SDK never creates a persistent session by accident."""
+        defaults to true here: the SDK never creates a persistent session by accident.
+        `internet_access=False` shuts the VM's way out (the server's default is open)."""
         if ephemeral is None:
             ephemeral = workspace is None
         body: Json = {"session_type": session_type, "ephemeral": ephemeral}
@@ -42,6 +44,7 @@ class AsyncSessions:
             ("timeout_s", timeout_s),
             ("vcpus", vcpus),
             ("memory_mib", memory_mib),
+            ("internet_access", internet_access),
         ):
             if value is not None:
                 body[key] = value

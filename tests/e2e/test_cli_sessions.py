@@ -68,3 +68,10 @@ def test_bad_key_is_a_clean_error(cli: Cli) -> None:
 def test_unreachable_server_is_a_clean_error(cli: Cli) -> None:
     proc = cli("--api-url", "http://127.0.0.1:9", "sessions", "list")
     assert_clean_error(proc, "http://127.0.0.1:9")
+
+
+def test_sandbox_without_internet(cli: Cli) -> None:
+    session = cli.json("sandbox", "--no-internet")
+    assert session["internet_access"] is False
+    assert cli.json("sessions", "get", session["id"])["internet_access"] is False
+    cli.ok("sessions", "terminate", session["id"], "--yes", "--force")
