@@ -13,6 +13,11 @@ ends it with CLOSE {"result": ...} or CLOSE {"error": {"code", "message"}}. The 
 CLOSE first to cancel the op (an exec's process group is killed; a pty detaches, and the CLOSE
 payload may say {"delivered": offset}); the agent still answers CLOSE. The host may also send
 EVENTs (json) to an op that reads them, e.g. {"type": "resize"} to a `pty`; ops that don't, ignore them.
+
+Flow control (protocol 2): the agent may send at most WINDOW_INITIAL bytes of DATA on a channel
+before the host grants more with WINDOW frames, which it sends as its consumer takes the data. A
+slow consumer (a terminal client on a bad link, say) therefore stalls the guest process writing,
+instead of growing the daemon's memory. A host sends WINDOW only to agents whose HELLO says 2+.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+FLOW_CONTROL_PROTOCOL = 2
+WINDOW_INITIAL = 1 << 20
+WINDOW = struct.Struct("!I")
 HEADER = struct.Struct("!BII")
 MAX_PAYLOAD = 1 << 20
 DATA_CHUNK = 64 * 1024
@@ -43,6 +51,7 @@ class FrameType(IntEnum):
     EOF = 4  # either way: no more DATA from the sender on this channel
     EVENT = 5  # either way: json, op-specific (e.g. {"type": "exit", "code": 0}, {"type": "resize"})
     CLOSE = 6  # agent → host: {"result"} | {"error"}; host → agent: cancel (payload optional)
+    WINDOW = 7  # host → agent: u32, further bytes of DATA the agent may send on this channel
 
 
 class ProtocolError(Exception):
@@ -63,6 +72,10 @@ def encode(type_: FrameType, channel: int, payload: bytes = b"") -> bytes:
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     return HEADER.pack(type_, channel, len(payload)) + payload
+
+
+def encode_window(channel: int, granted: int) -> bytes:
+    return encode(FrameType.WINDOW, channel, WINDOW.pack(granted))
 
 
 def encode_json(type_: FrameType, channel: int, body: Any) -> bytes:

@@ -21,12 +21,15 @@ from typing import Any
 
 from chaser.agent.protocol import (
     DATA_CHUNK,
+    FLOW_CONTROL_PROTOCOL,
     HEADER,
+    WINDOW_INITIAL,
     Frame,
     FrameType,
     ProtocolError,
     encode,
     encode_json,
+    encode_window,
     parse_header,
 )
 from chaser.host.errors import AgentError, AgentUnavailable
@@ -34,6 +37,9 @@ from chaser.host.errors import AgentError, AgentUnavailable
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 5.0
+# Grant the agent more window once this much of a channel's DATA has been taken by its consumer:
+# at most WINDOW_INITIAL bytes per channel ever wait in the daemon (see chaser.agent.protocol).
+GRANT_STEP = WINDOW_INITIAL // 4
 _LOST = Frame(FrameType.CLOSE, 0, b"")  # sentinel put on every open channel when the link drops
 
 
@@ -53,10 +59,31 @@ class _Connection:
         self.writer = writer
         self.hello = hello
         self.channels: dict[int, asyncio.Queue[Frame]] = {}
+        try:
+            self.flow_control = int(hello.get("protocol", 1)) >= FLOW_CONTROL_PROTOCOL
+        except (TypeError, ValueError):
+            self.flow_control = False
 
     def send(self, frame: bytes) -> None:
         # One write() per frame: asyncio never interleaves two writes, so no lock is needed.
         self.writer.write(frame)
+
+
+class _Window:
+    """The host's side of one channel's flow control: hand back credit as DATA is consumed."""
+
+    def __init__(self, conn: _Connection, channel: int) -> None:
+        self._conn = conn
+        self._channel = channel
+        self._consumed = 0
+
+    def consumed(self, size: int) -> None:
+        if not self._conn.flow_control:
+            return
+        self._consumed += size
+        if self._consumed >= GRANT_STEP:
+            self._conn.send(encode_window(self._channel, self._consumed))
+            self._consumed = 0
 
 
 class AgentLink:
@@ -210,11 +237,13 @@ class AgentLink:
                 conn.send(encode(FrameType.EOF, channel))
             await conn.writer.drain()
             reply = Reply()
+            window = _Window(conn, channel)
             while True:
                 frame = await queue.get()
                 if frame is _LOST:
                     raise AgentUnavailable(f"vm {self.vm_id}: the agent link dropped during {op}")
                 if frame.type is FrameType.DATA:
+                    window.consumed(len(frame.payload))
                     if max_data is not None and len(reply.data) + len(frame.payload) > max_data:
                         reply.data += frame.payload[: max(0, max_data - len(reply.data))]
                         reply.data_dropped = True
@@ -242,6 +271,7 @@ class Stream:
         self.closed = False  # the agent sent CLOSE (or the link dropped)
         self.close_body: dict[str, Any] | None = None
         self._conn = conn
+        self._window = _Window(conn, channel)
 
     def send(self, data: bytes) -> None:
         for start in range(0, len(data), DATA_CHUNK):
@@ -269,6 +299,9 @@ class Stream:
             if "error" in body:
                 error = body["error"]
                 raise AgentError(str(error.get("code", "agent_error")), str(error.get("message", "")))
+        elif frame.type is FrameType.DATA:
+            # Taken by the consumer: the agent may send that much more.
+            self._window.consumed(len(frame.payload))
         return frame
 
 

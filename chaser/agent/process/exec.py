@@ -150,7 +150,10 @@ def _pump_output(
                     chunk = chunk[:room]
                 if chunk:
                     sent += len(chunk)
+                    started = time.monotonic()
                     channel.data(chunk)
+                    waited = time.monotonic() - started  # held back by flow control: not draining
+                    drain_until, drain_limit = drain_until + waited, drain_limit + waited
     return timed_out, truncated
 
 

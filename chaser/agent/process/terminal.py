@@ -31,7 +31,10 @@ from .replay import ReplayBuffer
 
 READ_CHUNK = 64 * 1024
 EXIT_DRAIN_S = 0.1
-EXIT_DRAIN_MAX_S = 1.0
+# After the process exits, output still in the pty is read for up to this long (a background job
+# holding the pty open must not keep the terminal alive forever). gVisor's pty buffers far more
+# than Linux's 4 KiB, so a command that finished while its client lagged can leave tens of MB.
+EXIT_DRAIN_MAX_S = 5.0
 KILL_WAIT_S = 1.0
 
 WAKE = Frame(FrameType.EVENT, 0, b"{}")  # put on an attached channel's inbox: look at your state
@@ -95,6 +98,7 @@ class Terminal:
             if old is not None:
                 old.ended = True
                 old.sent = max(old.sent, old.offset)
+                old.channel.stop_data()  # the reader thread may be waiting to send it output
                 old.channel.inbox.put(WAKE)
             self._cancel_timer()
             start, replay = self.buffer.since(self.acked)
@@ -255,7 +259,12 @@ class Terminal:
                         continue
                     if exited:
                         drain_until = min(time.monotonic() + EXIT_DRAIN_S, drain_limit)
+                    started = time.monotonic()
                     self._output(chunk)
+                    # The drain clock stops while the host's consumer holds us back (flow
+                    # control): a slow client must not lose the tail of a finished command.
+                    waited = time.monotonic() - started
+                    drain_until, drain_limit = drain_until + waited, drain_limit + waited
         code = self.proc.returncode
         with self.lock:
             self.exit_code = 128 - code if code < 0 else code
@@ -273,12 +282,15 @@ class Terminal:
         os.close(self.master)
 
     def _output(self, chunk: bytes) -> None:
+        # Sent outside the lock: `data` waits while the host's consumer is behind (flow control),
+        # and a takeover (`attach`) or a resize must not wait for a stalled client.
         with self.lock:
             self.buffer.append(chunk)
+            end = self.buffer.end
             attachment = self.attached
-            if attachment is not None:
-                attachment.channel.data(chunk)
-                attachment.sent = self.buffer.end
+        if attachment is not None and attachment.channel.data(chunk):
+            with self.lock:
+                attachment.sent = max(attachment.sent, end)
 
 
 _SIGNAL_KEYS = (

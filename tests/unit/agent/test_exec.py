@@ -3,14 +3,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from chaser.agent.protocol import FrameType
+from chaser.agent.protocol import PROTOCOL_VERSION, FrameType
 
 from .harness import FakeHost
 
 
 def test_hello_carries_version_and_token(host: FakeHost) -> None:
     assert host.hello["token"] == "tok"
-    assert host.hello["protocol"] == 1
+    assert host.hello["protocol"] == PROTOCOL_VERSION == 2
     assert host.hello["version"]
 
 
