@@ -122,6 +122,17 @@ def run(api: Api, session_id: str, command: str, **body: Any) -> dict[str, Any]:
     return expect(api.post(f"/v1/sessions/{session_id}/exec", json={"command": command, **body}), 200)
 
 
+def upload(api: Api, session_id: str, path: str, content: bytes) -> httpx.Response:
+    """`POST /v1/sessions/{id}/upload` of `content` to `path` (the response, unchecked)."""
+    files = {"file": ("blob", content)}
+    return api.post(f"/v1/sessions/{session_id}/upload", data={"path": path}, files=files)
+
+
+def download(api: Api, session_id: str, path: str) -> httpx.Response:
+    """`GET /v1/sessions/{id}/download` of `path` (the response, unchecked)."""
+    return api.get(f"/v1/sessions/{session_id}/download", params={"path": path})
+
+
 def terminate(api: Api, session_id: str) -> dict[str, Any]:
     return expect(api.delete(f"/v1/sessions/{session_id}"), 200)
 

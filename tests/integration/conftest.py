@@ -2,8 +2,10 @@
 that kill the server (those get their own data directory).
 
 The records-heavy tests take the parametrized `server` fixture and run against SQLite and
-PostgreSQL; sandbox-heavy tests take `sqlite_server` (with `sandbox_user`). Servers are started
-once per session and shared, so every test creates its own user (fresh email) to stay independent.
+PostgreSQL; sandbox-heavy tests take `sqlite_server` (with `sandbox_user`). The foundation tests
+that must hold on every runtime take `on_runtime`, parametrized over gVisor and qemu (a server
+started with `--runtime qemu`, TCG where KVM is unusable). Servers are started once per session
+and shared, so every test creates its own user (fresh email) to stay independent.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -36,8 +41,15 @@ START_TIMEOUT_S = 120
 class Server:
     """One `chaser server` subprocess on a free port over a data directory it may be restarted on."""
 
-    def __init__(self, root: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        database_url: str | None = None,
+        runtime: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.root = root
+        self.runtime = runtime  # `--runtime`; None: the server's default (auto)
         self.data_dir = root / "data"
         self.log_path = root / "server.log"
         self.port = free_port()
@@ -46,12 +58,16 @@ class Server:
         self.env.pop("CHASER_DATABASE_URL", None)
         if database_url:
             self.env["CHASER_DATABASE_URL"] = database_url
+        self.env.update(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        argv = [str(CHASER), "server", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        if self.runtime is not None:
+            argv += ["--runtime", self.runtime]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(CHASER), "server", "--data-dir", str(self.data_dir), "--port", str(self.port)],
+                argv,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -123,6 +139,11 @@ class Server:
         out = self.cli("admin", "create-key", "--email", email, "--account", account)
         return json.loads(out.strip().splitlines()[-1])
 
+    def host_info(self) -> dict[str, Any]:
+        """The host daemon's info from `/healthz` (`runtime`, `accel`, ...)."""
+        info: dict[str, Any] = httpx.get(f"{self.url}/healthz", timeout=10).json()["host"]
+        return info
+
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
             return ""
@@ -152,9 +173,11 @@ def mounts_under(path: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str | None = None) -> Iterator[Server]:
+def running_server(
+    database_url: str | None = None, runtime: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     root = Path(tempfile.mkdtemp(prefix="chaser-it-"))
-    server = Server(root, database_url)
+    server = Server(root, database_url, runtime, env)
     try:
         server.start()
         yield server
@@ -189,6 +212,29 @@ def runtime_missing() -> str | None:
     return None
 
 
+def qemu_missing() -> str | None:
+    """What the qemu runtime needs and this machine lacks: QEMU, and the VM files built from the
+    base image (`vm.<base dir name>`, which is how the host daemon finds them)."""
+    if not shutil.which("qemu-system-x86_64"):
+        return "needs the qemu runtime: qemu-system-x86_64 is not installed (images/build-vm.sh installs it)"
+    base = IMAGE_CACHE / "base"
+    if not base.exists():
+        return f"needs the base image: {base} is missing (images/build-base.sh builds it)"
+    vm = IMAGE_CACHE / f"vm.{base.resolve().name}"
+    if not (vm / "rootfs.ext4").exists():
+        return f"needs the qemu VM image: {vm} is missing (images/build-vm.sh builds it)"
+    return None
+
+
+def skip_loudly(config: pytest.Config, reason: str) -> NoReturn:
+    """Skip, and say so on the terminal past pytest's output capture (besides the `-ra` summary):
+    a runtime whose tests silently do not run is a hole in the suite."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"\nSKIP {reason}", file=sys.stderr, flush=True)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     bindir = find_bindir()
@@ -214,6 +260,60 @@ def postgres_server(pg_url: str) -> Iterator[Server]:
 def server(request: pytest.FixtureRequest) -> Server:
     """The records backends: every records-heavy test runs once on each."""
     return request.getfixturevalue(f"{request.param}_server")
+
+
+QEMU_WARM_POOL_SIZE = 1  # one spare (~60 MB under TCG) makes an ephemeral create a hand-out
+
+
+@pytest.fixture(scope="session")
+def gvisor_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A server on gVisor: the shared `sqlite_server` when its `auto` runtime picked gVisor (no
+    usable KVM, as here), else one started with `--runtime gvisor`."""
+    reason = runtime_missing()
+    if reason:
+        skip_loudly(request.config, f"gvisor runtime: {reason}")
+    shared: Server = request.getfixturevalue("sqlite_server")
+    if shared.host_info()["runtime"] == "gvisor":
+        yield shared
+        return
+    with running_server(runtime="gvisor") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def qemu_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A server started with `--runtime qemu` (KVM when usable, else TCG) and a one-VM warm pool."""
+    reason = qemu_missing()
+    if reason:
+        skip_loudly(request.config, f"qemu runtime: {reason}")
+    env = {"CHASER_HOST_WARM_POOL_SIZE": str(QEMU_WARM_POOL_SIZE)}
+    with running_server(runtime="qemu", env=env) as server:
+        assert server.host_info()["runtime"] == "qemu", server.host_info()
+        yield server
+
+
+@pytest.fixture(scope="session", params=["gvisor", "qemu"])
+def runtime_server(request: pytest.FixtureRequest) -> tuple[str, Server]:
+    """The sandbox runtimes: every foundation test that takes it runs once on each."""
+    return request.param, request.getfixturevalue(f"{request.param}_server")
+
+
+@dataclass(frozen=True)
+class OnRuntime:
+    """One runtime's server and a fresh user on it."""
+
+    runtime: str  # "gvisor" | "qemu"
+    server: Server
+    user: User
+
+    def log_tail(self, lines: int = 40) -> str:
+        return self.server.log_tail(lines)
+
+
+@pytest.fixture
+def on_runtime(runtime_server: tuple[str, Server]) -> OnRuntime:
+    name, server = runtime_server
+    return OnRuntime(name, server, make_user(server))
 
 
 @pytest.fixture

@@ -8,10 +8,20 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.factories import Api, User, create_session, expect, expect_error, make_user, run, terminate
+from tests.factories import (
+    Api,
+    User,
+    create_session,
+    download,
+    expect,
+    expect_error,
+    make_user,
+    run,
+    terminate,
+    upload,
+)
 
 pytestmark = pytest.mark.gvisor
 LIMIT = 16 * 1024 * 1024
@@ -23,14 +33,6 @@ def box(runtime_module: None, sqlite_server: Any) -> Iterator[tuple[Api, str]]:
     session = create_session(api, ephemeral=True)
     yield api, session["id"]
     terminate(api, session["id"])
-
-
-def upload(api: Api, sid: str, path: str, content: bytes) -> httpx.Response:
-    return api.post(f"/v1/sessions/{sid}/upload", data={"path": path}, files={"file": ("blob", content)})
-
-
-def download(api: Api, sid: str, path: str) -> httpx.Response:
-    return api.get(f"/v1/sessions/{sid}/download", params={"path": path})
 
 
 def test_binary_round_trip(box: tuple[Api, str]) -> None:
