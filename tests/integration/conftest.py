@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from chaser.host.reap import DaemonRunning
+from chaser.host.reap import DaemonRunning, qemu_pids
 from chaser.host.reap import reap as host_reap
 from tests.factories import User, make_user
 from tests.integration.postgres import cluster, find_bindir, free_port
@@ -296,6 +296,29 @@ def qemu_server(request: pytest.FixtureRequest) -> Iterator[Server]:
 def runtime_server(request: pytest.FixtureRequest) -> tuple[str, Server]:
     """The sandbox runtimes: every foundation test that takes it runs once on each."""
     return request.param, request.getfixturevalue(f"{request.param}_server")
+
+
+def live_sandboxes(server: Server, runtime: str) -> set[str]:
+    """Sandbox ids the runtime runs for this server: runsc's containers, or the run directories
+    (`host/qemu/<sandbox id>/`) named on live QEMU command lines."""
+    host = server.data_dir / "host"
+    if runtime == "gvisor":
+        listed = subprocess.run(
+            ["runsc", f"--root={host / 'runsc-root'}", "list", "--quiet"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return set(listed.stdout.split())
+    marker = f"{(host / 'qemu').resolve()}/"
+    found = set()
+    for pid in qemu_pids(host):
+        try:
+            words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        found |= {w.split(marker, 1)[1].split("/", 1)[0] for w in words if marker in w}
+    return found
 
 
 @dataclass(frozen=True)

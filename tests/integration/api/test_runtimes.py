@@ -13,16 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chaser.host.reap import qemu_pids
 from tests.factories import (
     Api,
     create_session,
@@ -34,7 +31,7 @@ from tests.factories import (
     terminate,
     upload,
 )
-from tests.integration.conftest import OnRuntime, Server
+from tests.integration.conftest import OnRuntime, Server, live_sandboxes
 from tests.integration.interactive.helpers import open_terminal, wait_leases
 
 pytestmark = pytest.mark.slow
@@ -52,29 +49,6 @@ def vm_record(server: Server, session_id: str) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     return record
-
-
-def live_sandboxes(server: Server, runtime: str) -> set[str]:
-    """Sandbox ids the runtime runs for this server: runsc's containers, or the run directories
-    (`host/qemu/<sandbox id>/`) named on live QEMU command lines."""
-    host = server.data_dir / "host"
-    if runtime == "gvisor":
-        listed = subprocess.run(
-            ["runsc", f"--root={host / 'runsc-root'}", "list", "--quiet"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return set(listed.stdout.split())
-    marker = f"{(host / 'qemu').resolve()}/"
-    found = set()
-    for pid in qemu_pids(host):
-        try:
-            words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        found |= {w.split(marker, 1)[1].split("/", 1)[0] for w in words if marker in w}
-    return found
 
 
 def eventually(check: Callable[[], Any], what: str, timeout_s: float = 60) -> Any:

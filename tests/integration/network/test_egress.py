@@ -1,5 +1,5 @@
-"""VM networking through the public API: NAT egress by `internet_access`, no way from a VM to
-another VM or to the host's own services, and no namespace left behind.
+"""VM networking through the public API, on both runtimes: NAT egress by `internet_access`, no
+way from a VM to another VM or to the host's own services, and no namespace left behind.
 
 "The internet" is a network namespace of the test's own (TEST-NET 198.18.<n>.0/24, joined to the
 host by a veth) running an HTTP server: the machine has no route out, and the path a VM's packets
@@ -22,9 +22,12 @@ import pytest
 
 from chaser.host.network.plan import netns_name, scope
 from tests.factories import User, create_session, expect, expect_error, run, terminate
-from tests.integration.conftest import Server
+from tests.integration.conftest import OnRuntime, Server, live_sandboxes
 
-pytestmark = pytest.mark.gvisor
+pytestmark = pytest.mark.slow
+# The address a VM's own eth0 has: gVisor uses its namespace's interface; QEMU guests all sit at
+# 10.0.2.15 behind their namespace's NAT (one template serves every VM).
+VM_ADDRESS_PREFIX = {"gvisor": "10.231.", "qemu": "10.0.2.15"}
 
 NETNS_DIR = Path("/run/netns")
 
@@ -95,22 +98,24 @@ def vm_address(user: User, session_id: str) -> str:
     return str(out).split()[3].split("/")[0]
 
 
-def test_internet_access_defaults_to_on_and_reaches_out(sandbox_user: User, outside: Outside) -> None:
-    session = create_session(sandbox_user.api, ephemeral=True)
+def test_internet_access_defaults_to_on_and_reaches_out(on_runtime: OnRuntime, outside: Outside) -> None:
+    user = on_runtime.user
+    session = create_session(user.api, ephemeral=True)
     assert session["internet_access"] is True
-    assert http_code(sandbox_user, session["id"], outside.url) == "200"
-    assert expect(sandbox_user.api.get(f"/v1/sessions/{session['id']}"), 200)["internet_access"] is True
-    terminate(sandbox_user.api, session["id"])
+    assert http_code(user, session["id"], outside.url) == "200"
+    assert expect(user.api.get(f"/v1/sessions/{session['id']}"), 200)["internet_access"] is True
+    terminate(user.api, session["id"])
 
 
-def test_internet_access_false_reaches_nothing(sandbox_user: User, outside: Outside) -> None:
-    session = create_session(sandbox_user.api, ephemeral=True, internet_access=False)
+def test_internet_access_false_reaches_nothing(on_runtime: OnRuntime, outside: Outside) -> None:
+    user = on_runtime.user
+    session = create_session(user.api, ephemeral=True, internet_access=False)
     assert session["internet_access"] is False
-    assert http_code(sandbox_user, session["id"], outside.url) == "000"
+    assert http_code(user, session["id"], outside.url) == "000"
     # The VM itself still works, and has its interface: only the way out is shut.
-    assert run(sandbox_user.api, session["id"], "echo up")["output"] == "up\n"
-    assert vm_address(sandbox_user, session["id"]).startswith("10.231.")
-    terminate(sandbox_user.api, session["id"])
+    assert run(user.api, session["id"], "echo up")["output"] == "up\n"
+    assert vm_address(user, session["id"]).startswith(VM_ADDRESS_PREFIX[on_runtime.runtime])
+    terminate(user.api, session["id"])
 
 
 def test_internet_access_must_be_a_boolean(sandbox_user: User) -> None:
@@ -119,6 +124,8 @@ def test_internet_access_must_be_a_boolean(sandbox_user: User) -> None:
 
 
 def test_vms_cannot_reach_each_other(sandbox_user: User, outside: Outside) -> None:
+    """gVisor VMs have distinct addresses on the host's VM network; QEMU guests cannot even be
+    addressed from outside their namespace (they all sit behind their own NAT)."""
     a = create_session(sandbox_user.api, ephemeral=True)
     b = create_session(sandbox_user.api, ephemeral=True)
     started = run(sandbox_user.api, a["id"], "nohup python3 -m http.server 9000 >/dev/null 2>&1 &")
@@ -137,13 +144,24 @@ def test_vms_cannot_reach_each_other(sandbox_user: User, outside: Outside) -> No
 
 
 def test_vms_cannot_reach_the_hosts_own_services(
-    sandbox_user: User, outside: Outside, host_service: int
+    on_runtime: OnRuntime, outside: Outside, host_service: int
 ) -> None:
-    session = create_session(sandbox_user.api, ephemeral=True)
-    gateway = str(run(sandbox_user.api, session["id"], "ip route show default")["output"]).split()[2]
-    for addr in (gateway, outside.host_addr):
-        assert http_code(sandbox_user, session["id"], f"http://{addr}:{host_service}/") == "000", addr
-    assert http_code(sandbox_user, session["id"], "http://169.254.169.254/") == "000"
+    user = on_runtime.user
+    session = create_session(user.api, ephemeral=True)
+    # The host's end of the VM's link (gVisor: its gateway; QEMU: its namespace's gateway), and
+    # the host's address on another link.
+    host_end = str(run(user.api, session["id"], "ip route show default")["output"]).split()[2]
+    if on_runtime.runtime == "qemu":
+        host_end = (
+            subprocess.run(
+                ["ip", "-4", "-o", "addr", "show", "to", "10.231.0.0/16"], capture_output=True, text=True
+            )
+            .stdout.split()[3]
+            .split("/")[0]
+        )
+    for addr in (host_end, outside.host_addr):
+        assert http_code(user, session["id"], f"http://{addr}:{host_service}/") == "000", addr
+    assert http_code(user, session["id"], "http://169.254.169.254/") == "000"
     # The same service answers from the host itself: the refusal is the VM's.
     code = subprocess.run(
         [
@@ -162,7 +180,7 @@ def test_vms_cannot_reach_the_hosts_own_services(
         check=False,
     ).stdout
     assert code == "200"
-    terminate(sandbox_user.api, session["id"])
+    terminate(user.api, session["id"])
 
 
 def networks_of(server: Server) -> set[str]:
@@ -170,22 +188,13 @@ def networks_of(server: Server) -> set[str]:
     return {p.name.removeprefix(prefix) for p in NETNS_DIR.iterdir() if p.name.startswith(prefix)}
 
 
-def sandboxes_of(server: Server) -> set[str]:
-    out = subprocess.run(
-        ["runsc", f"--root={server.data_dir / 'host' / 'runsc-root'}", "list", "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return set(out.split())
-
-
-def test_every_namespace_belongs_to_a_live_sandbox(sandbox_user: User, sqlite_server: Server) -> None:
-    session = create_session(sandbox_user.api, ephemeral=True)
-    terminate(sandbox_user.api, session["id"])
+def test_every_namespace_belongs_to_a_live_sandbox(on_runtime: OnRuntime) -> None:
+    session = create_session(on_runtime.user.api, ephemeral=True)
+    terminate(on_runtime.user.api, session["id"])
     deadline = time.monotonic() + 20
     while True:
-        networks, sandboxes = networks_of(sqlite_server), sandboxes_of(sqlite_server)
+        networks = networks_of(on_runtime.server)
+        sandboxes = live_sandboxes(on_runtime.server, on_runtime.runtime)
         with contextlib.suppress(AssertionError):
             assert networks == sandboxes and networks, (networks, sandboxes)
             break
