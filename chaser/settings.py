@@ -74,6 +74,9 @@ class HostSettings(BaseSettings):
         default=1, ge=0, description="browser spares (Chromium up), kept once a browser session was served"
     )
     max_vms: int = Field(default=64, ge=1, description="VMs this host runs at most; more answer 429")
+    pty_grace_s: float = Field(
+        default=60.0, ge=0.1, description="how long a detached terminal waits for a reattach"
+    )
     network: bool = Field(
         default=True, description="give each VM a network namespace with NAT egress (needs ip, nft, tun)"
     )

@@ -36,7 +36,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None = None) -> FastAPI:
+def create_app(
+    vms: VmManager, token: str, host_id: str, pool: WarmPool | None = None, pty_grace_s: float = 60.0
+) -> FastAPI:
     if not token:
         raise ValueError("the host daemon needs a token (CHASER_HOST_TOKEN)")
 
@@ -162,6 +164,7 @@ def create_app(vms: VmManager, token: str, host_id: str, pool: WarmPool | None =
     app.include_router(router)
     app.state.vms = vms
     app.state.token = token
+    app.state.pty_grace_s = pty_grace_s
     for module in (pty, commands, selftest, storage, images, browser):
         app.include_router(module.router, dependencies=[Depends(authenticate)])
     # WebSocket routes check the token themselves: they accept, then close 4401.

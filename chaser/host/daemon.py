@@ -105,7 +105,7 @@ def serve(settings: HostSettings) -> None:
         max_vms=settings.max_vms,
         browser_size=settings.warm_pool_browser_size,
     )
-    app = create_app(manager, settings.token, host_id, pool=pool)
+    app = create_app(manager, settings.token, host_id, pool=pool, pty_grace_s=settings.pty_grace_s)
     app.state.storage, app.state.git_base_url = storage, settings.git_base_url
     config = uvicorn.Config(
         app,

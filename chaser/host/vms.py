@@ -96,8 +96,9 @@ class VmManager:
         self.disks = disks
         self._vms: dict[str, Vm] = {}
         # Guards the check-then-claim of a vm_id and of a disk between concurrent creates, and
-        # the hand-out of a pooled VM (so one spare is never given to two sessions).
-        self._claim_lock = asyncio.Lock()
+        # the hand-out of a pooled VM (so one spare is never given to two sessions). Held by
+        # storage operations too: under it, no VM attaches a disk they are changing.
+        self.claims = asyncio.Lock()
         # Set when the warm pool should look again (a spare was taken or a VM stopped).
         self.pool_changed = asyncio.Event()
         # Set by the first browser session: from then on the warm pool keeps browser spares too.
@@ -126,19 +127,19 @@ class VmManager:
 
     def spec_env(self, vm_id: str) -> dict[str, str]:
         """The session's env, applied to every exec (a pooled VM booted before it was known)."""
-        return dict(self._get(vm_id).record.spec.env)
+        return dict(self.get(vm_id).record.spec.env)
 
     def spec_session_type(self, vm_id: str) -> str:
-        return self._get(vm_id).record.spec.session_type
+        return self.get(vm_id).record.spec.session_type
 
-    def _get(self, vm_id: str) -> Vm:
+    def get(self, vm_id: str) -> Vm:
         vm = self._vms.get(vm_id)
         if vm is None or vm.record.pooled:
             raise VmNotFound(f"no vm {vm_id!r} on this host")
         return vm
 
     async def info(self, vm_id: str) -> VmInfo:
-        vm = self._get(vm_id)
+        vm = self.get(vm_id)
         return self._info(vm, await self._observe(vm, None))
 
     async def list(self) -> list[VmInfo]:
@@ -197,7 +198,7 @@ class VmManager:
 
     async def ready_link(self, vm_id: str) -> AgentLink:
         """The VM's agent link, waiting out a short reconnect; errors say why there is none."""
-        vm = self._get(vm_id)
+        vm = self.get(vm_id)
         if vm.link.connected:
             return vm.link
         if vm.record.phase == "running" and await vm.link.wait_connected(RECONNECT_GRACE_S):
@@ -221,7 +222,7 @@ class VmManager:
             handed_out = await self._hand_out(spec)
             if handed_out is not None:
                 return handed_out
-        async with self._claim_lock:
+        async with self.claims:
             if spec.vm_id in self._vms or self.layout.vm_dir(spec.vm_id).exists():
                 raise VmExists(f"vm {spec.vm_id!r} already exists on this host")
             if not pooled and self.count() >= self.max_vms:
@@ -264,7 +265,7 @@ class VmManager:
 
     async def _hand_out(self, spec: VmSpec) -> VmInfo | None:
         """Give a booted spare from the warm pool this VM's identity; None when none fits."""
-        async with self._claim_lock:
+        async with self.claims:
             if spec.vm_id in self._vms or self.layout.vm_dir(spec.vm_id).exists():
                 raise VmExists(f"vm {spec.vm_id!r} already exists on this host")
             vm = next((v for v in self.pooled() if _fits(v, spec)), None)
@@ -384,7 +385,7 @@ class VmManager:
 
     async def discard_spare(self, vm: Vm) -> None:
         """Destroy a pooled VM that can no longer be handed out (its agent went away)."""
-        async with self._claim_lock:
+        async with self.claims:
             if self._vms.get(vm.vm_id) is not vm or not vm.record.pooled:
                 return  # handed out meanwhile: it is a session's now
             async with vm.lock:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from typing import Any
 
 from fastapi import APIRouter
@@ -25,16 +24,6 @@ from chaser.host.wire import PtyInfo, PtyMode, PtyResize
 
 router = APIRouter(tags=["pty"])
 socket_router = APIRouter(tags=["pty"])
-
-GRACE_ENV = "CHASER_HOST_PTY_GRACE_S"
-DEFAULT_GRACE_S = 60.0
-
-
-def grace_s() -> float:
-    try:
-        return max(0.1, float(os.environ.get(GRACE_ENV, DEFAULT_GRACE_S)))
-    except ValueError:
-        return DEFAULT_GRACE_S
 
 
 @router.get("/vms/{vm_id}/ptys")
@@ -60,7 +49,7 @@ async def pty_socket(websocket: WebSocket, vm_id: str) -> None:
         args, resize = _args(dict(websocket.query_params))
         link = await vms.ready_link(vm_id)
         args["env"] = vms.spec_env(vm_id)
-        args["grace_s"] = grace_s()
+        args["grace_s"] = websocket.app.state.pty_grace_s  # HostSettings.pty_grace_s
         async with link.stream("pty", args) as stream:
             first = await stream.recv()
             info = first.json() if first.type is FrameType.EVENT else {}

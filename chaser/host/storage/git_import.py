@@ -205,7 +205,7 @@ async def import_git(
         if proc.returncode != 0:
             raise DaemonError(f"git import of disk {disk_id!r} failed: {message}")
         commit = out.decode().strip()
-        async with vms._claim_lock:
+        async with vms.claims:
             owner = vms.attached_to(disk_id)
             now = image.stat()
             if owner is not None or (now.st_ino, now.st_mtime_ns, now.st_size) != (

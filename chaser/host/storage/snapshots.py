@@ -30,7 +30,6 @@ file that holds them, so the sum over a disk and its snapshots is an upper bound
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import shutil
@@ -108,15 +107,14 @@ class Snapshots:
         """The disk's image, unchanging for as long as the block runs (see the module docstring)."""
         image = self._disk_image(disk_id)
         # The same lock VmManager.create claims disks under: no VM attaches this disk meanwhile.
-        claim: asyncio.Lock = self.vms._claim_lock
-        async with claim:
+        async with self.vms.claims:
             owner = self.vms.attached_to(disk_id)
             if owner is None:
                 yield image
                 return
         if not force:
             raise DiskBusy(f"disk {disk_id!r} is attached to vm {owner!r} (force freezes it for the copy)")
-        vm = self.vms._get(owner)
+        vm = self.vms.get(owner)
         async with vm.lock:  # not stopped (and unmounted) halfway
             if self.vms.attached_to(disk_id) != owner:
                 raise DiskBusy(f"disk {disk_id!r} changed hands; try again")
@@ -176,7 +174,7 @@ class Snapshots:
         staged = image.with_name(f".{image.name}.restoring")
         await copy_image(source, staged, self.storage.reflink)
         try:
-            async with self.vms._claim_lock:
+            async with self.vms.claims:
                 self._refuse_attached(disk_id)
                 staged.replace(image)
         finally:
