@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -59,18 +59,37 @@ def _closed_error(exc: ConnectionClosed) -> ChaserError | None:
     return ConnectionFailed(f"the connection closed abnormally ({rcvd.code} {rcvd.reason})".strip())
 
 
-class AsyncPty:
+class _Socket:
+    """What a terminal and a tunnel share: one WebSocket, closed by `close()` or the `async with`."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+        await self._ws.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class AsyncPty(_Socket):
     """A terminal in a sandbox. Iterate it for output bytes; `exit_code` is set once the process ends.
 
     `async with await client.pty(session_id) as pty: ...`"""
 
     def __init__(self, ws: ClientConnection, hello: dict[str, Any]) -> None:
-        self._ws = ws
+        super().__init__(ws)
         self.hello = hello
         self.pty_id: str | None = hello.get("pty_id")
         self.pid: int | None = hello.get("pid")
         self.exit_code: int | None = None
-        self.closed = False
 
     @classmethod
     async def connect(
@@ -150,25 +169,9 @@ class AsyncPty:
             pass
         return self.exit_code
 
-    async def close(self) -> None:
-        self.closed = True
-        await self._ws.close()
 
-    async def __aenter__(self) -> AsyncPty:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-
-class AsyncTunnel:
+class AsyncTunnel(_Socket):
     """Raw bytes to and from `127.0.0.1:<port>` inside a sandbox (one TCP connection)."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self._ws = ws
-        self.closed = False
 
     @classmethod
     async def connect(cls, config: Config, session_id: str, port: int) -> AsyncTunnel:
@@ -192,15 +195,3 @@ class AsyncTunnel:
             if isinstance(msg, bytes):
                 return msg
             # Text frames are not part of the tunnel protocol; ignore them.
-
-    async def close(self) -> None:
-        self.closed = True
-        await self._ws.close()
-
-    async def __aenter__(self) -> AsyncTunnel:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
