@@ -84,6 +84,9 @@ class HostSettings(BaseSettings):
     qemu_templates: Path | None = Field(
         default=None, description="where qemu template snapshots live; default: beside the VM image"
     )
+    image_retention_days: float = Field(
+        default=7.0, gt=0, description="guest images and qemu templates unused this long are deleted"
+    )
     storage_pool: str = Field(
         default="auto", description="auto: reflink copies (an XFS pool file if needed) | off: no pool"
     )

@@ -164,3 +164,28 @@ def reap(
             }
         )
     )
+
+
+@app.command("prune-images")
+def prune_images(
+    older_than_days: Annotated[
+        float, typer.Option("--older-than-days", min=0.0, help="Delete what nothing used for this long")
+    ] = 7.0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go")] = False,
+    image_cache: Annotated[
+        Path | None,
+        typer.Option("--image-cache", help="[default: CHASER_IMAGE_CACHE or /var/cache/chaser/images]"),
+    ] = None,
+) -> None:
+    """Delete old guest images and QEMU templates (the host daemon also does this hourly).
+
+    Kept: the images the cache's aliases point at (`base`, `browser`, …), their VM images, and
+    anything used within the period; pulled OCI images are never pruned."""
+    from chaser.host.images.prune import DAY_S, prune, stale
+
+    cache = image_cache or _settings(None).image_cache
+    max_age_s = older_than_days * DAY_S
+    gone = stale(cache, max_age_s) if dry_run else prune(cache, max_age_s)
+    typer.echo(
+        json.dumps({"dry_run": dry_run, "deleted" if not dry_run else "would_delete": [str(p) for p in gone]})
+    )

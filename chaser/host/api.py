@@ -26,6 +26,7 @@ from chaser.host import ops
 from chaser.host.errors import AGENT_CODE_STATUS, AgentError, DaemonError, DiskBusy, TooLarge
 from chaser.host.pool import WarmPool
 from chaser.host.routes import browser, commands, images, ports, pty, selftest, storage
+from chaser.host.upkeep import keep_images
 from chaser.host.vms import VmManager
 from chaser.host.wire import DiskInfo, DiskSpec, ExecRequest, ExecResult, FileInfo, HostInfo, VmInfo, VmSpec
 
@@ -37,20 +38,29 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def create_app(
-    vms: VmManager, token: str, host_id: str, pool: WarmPool | None = None, pty_grace_s: float = 60.0
+    vms: VmManager,
+    token: str,
+    host_id: str,
+    pool: WarmPool | None = None,
+    pty_grace_s: float = 60.0,
+    image_retention_s: float | None = None,
 ) -> FastAPI:
+    """`image_retention_s`: prune images and templates unused this long (None: never, e.g. tests
+    sharing one image cache with other daemons)."""
     if not token:
         raise ValueError("the host daemon needs a token (CHASER_HOST_TOKEN)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await vms.recover()
-        refill = asyncio.create_task(pool.run()) if pool else None
+        tasks = [asyncio.create_task(pool.run())] if pool else []
+        if image_retention_s is not None:
+            tasks.append(asyncio.create_task(keep_images(vms, image_retention_s)))
         yield
-        if refill:
-            refill.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await refill
+                await task
         # Sessions' sandboxes keep running for the next daemon to adopt; spares would only be
         # destroyed by it, so they go now instead of idling while no daemon runs.
         await vms.discard_spares()

@@ -105,7 +105,14 @@ def serve(settings: HostSettings) -> None:
         max_vms=settings.max_vms,
         browser_size=settings.warm_pool_browser_size,
     )
-    app = create_app(manager, settings.token, host_id, pool=pool, pty_grace_s=settings.pty_grace_s)
+    app = create_app(
+        manager,
+        settings.token,
+        host_id,
+        pool=pool,
+        pty_grace_s=settings.pty_grace_s,
+        image_retention_s=settings.image_retention_days * 86_400,
+    )
     app.state.storage, app.state.git_base_url = storage, settings.git_base_url
     config = uvicorn.Config(
         app,

@@ -122,6 +122,10 @@ class VmManager:
     def count_all(self) -> int:
         return len(self._vms)
 
+    def rootfs_in_use(self) -> set[Path]:
+        """The image root filesystems this daemon's VMs run on (spares included)."""
+        return {Path(vm.record.rootfs) for vm in self._vms.values()}
+
     def pooled(self) -> list[Vm]:
         return [vm for vm in self._vms.values() if vm.record.pooled]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from chaser.host.errors import ImageNotFound
 from chaser.host.images import oci
+from chaser.host.images.prune import mark_used
 from chaser.host.layout import check_id
 
 
@@ -33,7 +34,9 @@ class ImageCache:
         rootfs = self.root / name / "rootfs"
         if not rootfs.is_dir():
             raise ImageNotFound(f"image {name!r} is not in {self.root} (run images/build-base.sh)")
-        return rootfs.resolve()
+        resolved = rootfs.resolve()
+        mark_used(resolved.parent)
+        return resolved
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

@@ -34,6 +34,7 @@ from chaser.host.agent_dial import DialingAgentLink
 from chaser.host.agent_link import AgentLink
 from chaser.host.commands import run
 from chaser.host.errors import AgentUnavailable, DaemonError, ImageNotFound, RuntimeFailed
+from chaser.host.images.prune import mark_used
 from chaser.host.network import HostNetwork
 from chaser.host.runtimes.base import BootRequest, SandboxStatus
 from chaser.host.runtimes.qemu import persist
@@ -214,6 +215,7 @@ class QemuRuntime:
     async def _agent_disk(self, root: Path) -> Path:
         image = root / f"agent-{_agent_hash()}.ext4"
         if image.exists():
+            mark_used(image)
             return image
         root.mkdir(parents=True, exist_ok=True)
         stage = root / f".agent-{uuid.uuid4().hex[:8]}"
@@ -391,6 +393,8 @@ class QemuRuntime:
         workspace = request.workspace_image
         machine = self.machine_for(workspace is not None)
         template, meta = await self.template(files, machine, request.vcpus, request.memory_mib)
+        for used in (template, files.dir):
+            mark_used(used)
         run = self.run_dir(request.vm_id)
         shutil.rmtree(run, ignore_errors=True)
         run.mkdir(parents=True)
