@@ -10,8 +10,9 @@ Every VM gets its own network namespace, joined to the host by a veth pair:
   they are restored from one template snapshot, whose network config is frozen in it. The netns
   masquerades them to its slot address, so the host still tells them apart.
 - One nftables table `inet chaser` in the root namespace holds the policy for every VM of every
-  daemon on the host: forwarded traffic from a VM is accepted only if its address is in the set
-  `egress` (its session has `internet_access`), never towards another VM or link-local/metadata
+  daemon on the host: forwarded traffic from a VM is accepted only if its (interface, address) pair
+  is in the set `vm_egress` (its session has `internet_access`; the pair, so that a guest that
+  takes another VM's address gains nothing), never towards another VM or link-local/metadata
   addresses; nothing from a VM reaches the host itself (its APIs) except replies.
 """
 
@@ -33,6 +34,7 @@ GUEST_GATEWAY = "10.0.2.2"
 GATEWAY_MAC = "02:ca:5e:00:00:01"  # tap0's MAC in every netns, so the template's ARP entry holds
 GUEST_MAC = "52:54:00:ca:5e:01"
 TABLE = "chaser"
+EGRESS_SET = "vm_egress"
 BLOCKED_DESTINATIONS = ("169.254.0.0/16",)  # link-local: cloud metadata services live here
 
 
@@ -114,13 +116,13 @@ def netns_ruleset() -> str:
 
 def host_ruleset() -> str:
     """The root namespace's table, for `nft -f`. Idempotent: chains are flushed and refilled;
-    the `egress` set is created if missing and never flushed (other daemons' VMs are in it)."""
+    the egress set is created if missing and never flushed (other daemons' VMs are in it)."""
     vms = f'"{HOST_PREFIX}*"'
     blocked = ", ".join(BLOCKED_DESTINATIONS)
     return "\n".join(
         [
             f"add table inet {TABLE}",
-            f"add set inet {TABLE} egress {{ type ipv4_addr; }}",
+            f"add set inet {TABLE} {EGRESS_SET} {{ type ifname . ipv4_addr; }}",
             _chain("input", "filter", "input", "filter - 10"),
             _chain("forward", "filter", "forward", "filter - 10"),
             _chain("postrouting", "nat", "postrouting", "srcnat - 10"),
@@ -132,7 +134,7 @@ def host_ruleset() -> str:
             f"add rule inet {TABLE} input iifname {vms} drop",
             f"add rule inet {TABLE} forward iifname {vms} oifname {vms} drop",
             f"add rule inet {TABLE} forward iifname {vms} ip daddr {{ {blocked} }} drop",
-            f"add rule inet {TABLE} forward iifname {vms} ip saddr @egress accept",
+            f"add rule inet {TABLE} forward iifname . ip saddr @{EGRESS_SET} accept",
             f"add rule inet {TABLE} forward iifname {vms} drop",
             f"add rule inet {TABLE} forward oifname {vms} ct state established,related accept",
             f"add rule inet {TABLE} forward oifname {vms} drop",
@@ -148,4 +150,4 @@ def _chain(name: str, kind: str, hook: str, priority: str) -> str:
 
 def egress_command(slot: Slot, allowed: bool) -> str:
     verb = "add" if allowed else "delete"
-    return f"{verb} element inet {TABLE} egress {{ {slot.vm_addr} }}"
+    return f'{verb} element inet {TABLE} {EGRESS_SET} {{ "{slot.host_if}" . {slot.vm_addr} }}'

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import subprocess
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from chaser.host.network.plan import netns_name, scope
-from tests.factories import User, create_session, expect, expect_error, run, terminate
+from tests.factories import User, create_session, expect, expect_error, run, terminate, upload
 from tests.integration.conftest import OnRuntime, Server, live_sandboxes
 
 pytestmark = pytest.mark.slow
@@ -36,18 +37,35 @@ NETNS_DIR = Path("/run/netns")
 class Outside:
     url: str  # the "internet" server
     host_addr: str  # the host's own address on that link
+    udp_addr: str  # a UDP sink there, appending each datagram's payload to `udp_log`
+    udp_port: int
+    udp_log: Path
 
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
+UDP_SINK = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+while True:
+    data, _ = s.recvfrom(65536)
+    with open(sys.argv[3], "ab") as log:
+        log.write(data + b"\\n")
+"""
+
+
 @pytest.fixture(scope="module")
-def outside() -> Iterator[Outside]:
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outside]:
     n = os.getpid() % 250 + 1
     ns, veth = f"ctest-out-{os.getpid()}", f"ctout{os.getpid() % 100000}"
     inside, host = f"198.18.{n}.2", f"198.18.{n}.1"
     server: subprocess.Popen[bytes] | None = None
+    sink: subprocess.Popen[bytes] | None = None
+    udp_log = tmp_path_factory.mktemp("outside") / "udp.log"
+    udp_log.write_bytes(b"")
     try:
         _ip("netns", "add", ns)
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
@@ -61,16 +79,22 @@ def outside() -> Iterator[Outside]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        sink = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "python3", "-c", UDP_SINK, inside, "9999", str(udp_log)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://{inside}:8080/"
         deadline = time.monotonic() + 10
         while subprocess.run(["curl", "-s", "-m", "1", "-o", "/dev/null", url]).returncode != 0:
             assert time.monotonic() < deadline, "the outside server did not come up"
             time.sleep(0.1)
-        yield Outside(url, host)
+        yield Outside(url, host, inside, 9999, udp_log)
     finally:
-        if server is not None:
-            server.kill()
-            server.wait()
+        for proc in (server, sink):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
         subprocess.run(["ip", "netns", "delete", ns], capture_output=True, check=False)
         subprocess.run(["ip", "link", "delete", veth], capture_output=True, check=False)
 
@@ -201,3 +225,62 @@ def test_every_namespace_belongs_to_a_live_sandbox(on_runtime: OnRuntime) -> Non
         if time.monotonic() > deadline:
             assert networks == sandboxes, "a namespace outlived its sandbox (or a sandbox has none)"
         time.sleep(0.2)
+
+
+SPOOF = """
+import socket, struct, sys
+src, dst, port, payload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].encode()
+udp = struct.pack("!HHHH", 40000, port, 8 + len(payload), 0) + payload
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                 socket.inet_aton(src), socket.inet_aton(dst))
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+s.sendto(ip + udp, (dst, 0))
+print("sent")
+"""
+
+
+def host_side_address(on_runtime: OnRuntime, session_id: str) -> str:
+    """The address a session's traffic carries when it reaches the host: gVisor's netstack owns
+    its namespace's address (runsc moves it off the interface); a QEMU guest is NATed to it."""
+    if on_runtime.runtime == "gvisor":
+        return vm_address(on_runtime.user, session_id)
+    host = on_runtime.server.data_dir / "host"
+    record = json.loads((host / "vms" / session_id / "state.json").read_text())
+    netns = netns_name(scope(host), record.get("sandbox_id") or session_id)
+    out = subprocess.run(
+        ["ip", "-n", netns, "-4", "-o", "addr", "show", "dev", "eth0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()[3].split("/")[0]
+
+
+def test_posing_as_another_vm_gains_no_egress(on_runtime: OnRuntime, outside: Outside) -> None:
+    """A guest is root in its VM. gVisor refuses it raw sockets; a QEMU guest may send packets with
+    any source address, but egress is granted to the pair (its own host interface, its own address)
+    and its namespace rewrites its source anyway, so posing as a VM that has egress gets nothing
+    through. The outside logs UDP datagrams by payload."""
+    user = on_runtime.user
+    shut = create_session(user.api, ephemeral=True, internet_access=False)
+    open_ = create_session(user.api, ephemeral=True)
+    stolen = host_side_address(on_runtime, open_["id"])
+    for s in (shut, open_):
+        expect(upload(user.api, s["id"], "/tmp/spoof.py", SPOOF.encode()), 200)
+    target = f"{outside.udp_addr} {outside.udp_port}"
+    sent = run(user.api, shut["id"], f"python3 /tmp/spoof.py {stolen} {target} spoofed")
+    if on_runtime.runtime == "gvisor":
+        assert "Operation not permitted" in sent["output"], sent
+    else:
+        assert sent["output"].strip() == "sent", sent
+        # The control: the VM with egress, with the same raw socket and its own guest address.
+        sent = run(user.api, open_["id"], f"python3 /tmp/spoof.py 10.0.2.15 {target} genuine")
+        assert sent["output"].strip() == "sent", sent
+        deadline = time.monotonic() + 5
+        while b"genuine" not in outside.udp_log.read_bytes():
+            assert time.monotonic() < deadline, "the genuine datagram never arrived"
+            time.sleep(0.1)
+        assert b"spoofed" not in outside.udp_log.read_bytes()
+    for s in (shut, open_):
+        terminate(user.api, s["id"])

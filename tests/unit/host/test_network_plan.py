@@ -52,13 +52,13 @@ def test_netns_commands_add_a_tap_only_for_qemu() -> None:
 def test_host_ruleset_never_flushes_the_egress_set() -> None:
     rules = plan.host_ruleset()
     assert "flush set" not in rules and "flush table" not in rules
-    assert "ip saddr @egress accept" in rules
+    assert "iifname . ip saddr @vm_egress accept" in rules
     # VM-to-VM is dropped before egress is considered.
-    assert rules.index('oifname "chv*" drop') < rules.index("@egress accept")
+    assert rules.index('oifname "chv*" drop') < rules.index("@vm_egress accept")
 
 
 def test_egress_command() -> None:
-    assert plan.egress_command(Slot(1), True) == "add element inet chaser egress { 10.231.0.6 }"
+    assert plan.egress_command(Slot(1), True) == 'add element inet chaser vm_egress { "chv1" . 10.231.0.6 }'
     assert plan.egress_command(Slot(1), False).startswith("delete element")
 
 
