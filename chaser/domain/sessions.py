@@ -31,7 +31,7 @@ from chaser.domain.workspaces import SESSION_TYPES, check_image, require_ready, 
 from chaser.host import browser as browser_vm
 from chaser.host.client import HostError
 from chaser.host.client import HostUnavailable as ClientUnavailable
-from chaser.host.wire import VmSpec, VmState
+from chaser.host.wire import VmInfo, VmSpec, VmState
 from chaser.store import leases as lease_store
 from chaser.store import sessions as session_store
 from chaser.store import workspaces as ws_store
@@ -232,11 +232,13 @@ async def list_sessions(
 
 
 async def reconcile(db: AsyncSession, host: Host, s: Session) -> Session:
-    """A running session whose VM is gone or stopped becomes `terminated` (`vm_exited`).
-    `unknown` or an unreachable host changes nothing: can't tell is not "no"."""
+    """A running session whose VM is gone or stopped becomes `terminated` (`vm_exited`, or
+    `memory_limit_exceeded` when it was killed for that). `unknown` or an unreachable host changes
+    nothing: can't tell is not "no"."""
     if s.status != "running":
         return s
     await db.commit()  # never hold a (SQLite write-locking) transaction across a host call
+    vm: VmInfo | None = None
     try:
         vm = await host.fast.get_vm(s.host_vm_id or s.id)
     except ClientUnavailable:
@@ -244,11 +246,17 @@ async def reconcile(db: AsyncSession, host: Host, s: Session) -> Session:
     except HostError as exc:
         if exc.code != "vm_not_found":
             return s
-    else:
-        if vm.state != VmState.STOPPED:
-            return s
-    await settle(db, host, s, "vm_exited")
+    if vm is not None and vm.state != VmState.STOPPED:
+        return s
+    await settle(db, host, s, termination_reason(vm))
     return s
+
+
+def termination_reason(vm: VmInfo | None) -> str:
+    """Why a session whose VM stopped by itself ended (`vm`: None when the host lost it)."""
+    if vm is not None and vm.exit_cause == "memory_limit":
+        return "memory_limit_exceeded"
+    return "vm_exited"
 
 
 async def terminate(

@@ -62,6 +62,7 @@ class VmRecord(BaseModel):
     agent_token: str
     phase: Literal["booting", "running", "stopped"] = "booting"
     exit_reason: str | None = None
+    exit_cause: str | None = None  # see Runtime.exit_cause
     # The runtime's own id for the sandbox. It differs from vm_id once a warm-pool VM has been
     # handed out: the sandbox keeps the pool id it was booted with. Empty means vm_id.
     sandbox_id: str = ""
@@ -183,6 +184,9 @@ class VmManager:
                 return
             tail = _console_tail(self.layout.vm_dir(vm.vm_id) / "console.log")
             vm.record.phase = "stopped"
+            vm.record.exit_cause = self.runtime.exit_cause(vm.sandbox_id)
+            if vm.record.exit_cause == "memory_limit":
+                reason = f"killed: over its memory limit ({vm.record.spec.memory_mib} MiB)"
             vm.record.exit_reason = f"{reason}: {tail}" if tail else reason
             self._save(vm.record)
 
@@ -197,6 +201,7 @@ class VmManager:
             disk_id=spec.disk_id,
             created_at=vm.record.created_at,
             exit_reason=vm.record.exit_reason,
+            exit_cause=vm.record.exit_cause,
             labels=spec.labels,
         )
 

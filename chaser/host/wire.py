@@ -64,6 +64,7 @@ class VmInfo(BaseModel):
     disk_id: str | None
     created_at: float
     exit_reason: str | None = None
+    exit_cause: str | None = None  # `memory_limit`: killed for going over its memory limit
     labels: dict[str, str] = Field(default_factory=dict)
 
 

@@ -58,3 +58,7 @@ class Runtime(Protocol):
 
     async def state(self, vm_id: str) -> SandboxStatus:
         """One sandbox's status; UNKNOWN when the runtime cannot be asked."""
+
+    def exit_cause(self, vm_id: str) -> str | None:
+        """Why a stopped sandbox ended, when the runtime knows: `memory_limit` (killed for going
+        over its memory limit); None otherwise. Asked before the sandbox is deleted."""

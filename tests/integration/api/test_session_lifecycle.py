@@ -49,6 +49,17 @@ def test_a_sandbox_killed_outside_the_api_shows_terminated(sandbox_user: User, s
     terminate(api, again["id"])
 
 
+def test_a_sandbox_over_its_memory_limit_ends_with_that_reason(sandbox_user: User) -> None:
+    api = sandbox_user.api
+    session = create_session(api, ephemeral=True, memory_mib=128)
+    hog = api.post(
+        f"/v1/sessions/{session['id']}/exec", json={"command": "python3 -c 'b = bytearray(300 << 20)'"}
+    )
+    assert hog.status_code >= 400, hog.text  # the VM died under the exec
+    ended = wait_terminated(api, session["id"])
+    assert ended["termination_reason"] == "memory_limit_exceeded"
+
+
 def test_racing_creates_on_one_workspace_share_one_session(sandbox_user: User) -> None:
     api = sandbox_user.api
     ws = create_workspace(api)

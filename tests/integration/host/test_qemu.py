@@ -252,6 +252,7 @@ async def test_vm_over_its_memory_limit_is_killed_and_reported(vm_image: Path) -
             await asyncio.sleep(0.2)
             vm = await client.get_vm("hog")
         assert vm.state is VmState.STOPPED and "memory limit" in (vm.exit_reason or ""), vm
+        assert vm.exit_cause == "memory_limit"
         await client.stop_vm("hog")
         await _gone(daemon)
     finally:

@@ -137,6 +137,18 @@ class GvisorRuntime:
         if self.network:
             await self.network.destroy(vm_id)
 
+    def exit_cause(self, vm_id: str) -> str | None:
+        """The sandbox's memory cgroup (v1) counts OOM kills until `runsc delete` removes it."""
+        if not self._cgroups:
+            return None
+        oom = Path("/sys/fs/cgroup/memory") / self._cgroup_parent.lstrip("/") / vm_id / "memory.oom_control"
+        with contextlib.suppress(OSError, ValueError):
+            for line in oom.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return "memory_limit"
+        return None
+
     def _prune_cgroup_parent(self) -> None:
         """runsc removes a sandbox's own cgroup; drop our per-daemon parent once it is empty."""
         if not self._cgroups:

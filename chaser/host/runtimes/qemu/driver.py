@@ -492,6 +492,9 @@ class QemuRuntime:
         self._note_death(vm_id)
         return SandboxStatus.STOPPED
 
+    def exit_cause(self, vm_id: str) -> str | None:
+        return "memory_limit" if self.limits.oom_killed(vm_id) else None
+
     def _note_death(self, vm_id: str) -> None:
         """Say in the console log (whose tail becomes the exit reason) why QEMU died, once."""
         run = self.run_dir(vm_id)
