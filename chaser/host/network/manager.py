@@ -15,6 +15,7 @@ import logging
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class HostNetwork:
     def __init__(self, state_dir: Path, slot_dir: Path = SLOT_DIR) -> None:
         self.scope = plan.scope(state_dir)
         self._slot_dir = slot_dir
+        self._known: dict[str, Slot] = {}  # netns → slot, so a hand-out reads one file, not all
 
     def netns(self, sandbox_id: str) -> str:
         return plan.netns_name(self.scope, sandbox_id)
@@ -123,8 +125,12 @@ class HostNetwork:
             _tool("nft", plan.egress_command(slot, False))
             # A veth outlives its namespace briefly while the kernel tears it down.
             _tool("ip", "link", "delete", slot.host_if)
-            with contextlib.suppress(FileNotFoundError):
-                (self._slot_dir / str(slot.index)).unlink()
+            with self._slots_locked():
+                claim = self._slot_dir / str(slot.index)
+                with contextlib.suppress(OSError):
+                    if claim.read_text().strip() == netns:  # not meanwhile reclaimed as stale
+                        claim.unlink()
+        self._known.pop(netns, None)
 
     # ---- slots
 
@@ -138,18 +144,28 @@ class HostNetwork:
         return names
 
     def _slot_of(self, netns: str) -> Slot | None:
+        known = self._known.get(netns)
+        if known is not None and _read(self._slot_dir / str(known.index)) == netns:
+            return known
         if not self._slot_dir.is_dir():
             return None
         for f in self._slot_dir.iterdir():
-            with contextlib.suppress(OSError, ValueError):
-                if f.read_text().strip() == netns:
-                    return Slot(int(f.name))
+            with contextlib.suppress(ValueError):
+                if _read(f) == netns:
+                    self._known[netns] = Slot(int(f.name))
+                    return self._known[netns]
         return None
 
-    def _claim_slot(self, netns: str) -> Slot:
+    @contextlib.contextmanager
+    def _slots_locked(self) -> Iterator[None]:
+        """Host-wide: claims and releases of slots by every daemon are serialised."""
         self._slot_dir.mkdir(parents=True, exist_ok=True)
         with open(self._slot_dir.parent / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _claim_slot(self, netns: str) -> Slot:
+        with self._slots_locked():
             taken: dict[int, tuple[str, float]] = {}
             for f in self._slot_dir.iterdir():
                 with contextlib.suppress(OSError, ValueError):
@@ -162,11 +178,10 @@ class HostNetwork:
                     continue
                 slot = Slot(index)
                 if owner is not None:  # stale: its namespace is gone; so must its egress be
-                    subprocess.run(
-                        ["nft", plan.egress_command(slot, False)], capture_output=True, check=False
-                    )
-                    subprocess.run(["ip", "link", "delete", slot.host_if], capture_output=True, check=False)
+                    _tool("nft", plan.egress_command(slot, False))
+                    _tool("ip", "link", "delete", slot.host_if)
                 (self._slot_dir / str(index)).write_text(netns + "\n")
+                self._known[netns] = slot
                 return slot
         raise RuntimeFailed(f"no free network slot: {plan.SLOTS} VMs have one on this host")
 
@@ -175,6 +190,13 @@ async def _must(*argv: str, input: str | None = None) -> None:
     code, out = await run(*argv, input=input)
     if code != 0:
         raise RuntimeFailed(f"{' '.join(argv[:4])}: {out}")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
 
 
 def _tool(*argv: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
