@@ -71,7 +71,12 @@ def build(settings: HostSettings) -> tuple[VmManager, str]:
     layout.ensure()
     runtime = pick_runtime(settings, layout)
     manager = VmManager(
-        layout, runtime, ImageCache(settings.image_cache), DiskStore(layout), max_vms=settings.max_vms
+        layout,
+        runtime,
+        ImageCache(settings.image_cache),
+        DiskStore(layout),
+        max_vms=settings.max_vms,
+        memory_reserve_mib=settings.memory_reserve_mib,
     )
     return manager, layout.host_id()
 
