@@ -74,7 +74,7 @@ class HostSettings(BaseSettings):
         default=1, ge=0, description="browser spares (Chromium up), kept once a browser session was served"
     )
     max_vms: int = Field(
-        default=64, ge=1, description="VMs this host runs at most, whatever memory is left; more answer 429"
+        default=512, ge=1, description="VMs this host runs at most, whatever memory is left; more answer 429"
     )
     memory_reserve_mib: int | None = Field(
         default=None,

@@ -93,7 +93,7 @@ class VmManager:
         runtime: Runtime,
         images: ImageCache,
         disks: DiskStore,
-        max_vms: int = 64,
+        max_vms: int = 512,
         memory_reserve_mib: int | None = None,
         meminfo: Callable[[], admission.MemInfo] = admission.read_meminfo,
     ) -> None:
