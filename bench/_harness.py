@@ -43,15 +43,19 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[Server]:
-    """A fresh server in a temporary data directory, with one user; stopped on exit."""
+def running_server(runtime: str | None = None, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A fresh server in a temporary data directory, with one user; stopped on exit.
+
+    `runtime` is `chaser server --runtime`; `env` adds to its environment (e.g. CHASER_HOST_*)."""
     with tempfile.TemporaryDirectory(prefix="chaser-bench-") as tmp:
         data_dir, port = Path(tmp), _free_port()
         log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - closed below
+        argv = [str(CHASER), "server", "--data-dir", str(data_dir), "--port", str(port)]
         proc = subprocess.Popen(
-            [str(CHASER), "server", "--data-dir", str(data_dir), "--port", str(port)],
+            argv + (["--runtime", runtime] if runtime else []),
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -100,6 +104,7 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {
         "p50": round(statistics.median(ordered), 2),
         "p90": round(q[89], 2),
+        "p95": round(q[94], 2),
         "p99": round(q[98], 2),
         "min": round(ordered[0], 2),
         "n": len(ordered),
@@ -117,9 +122,10 @@ def commit() -> str:
 def report(name: str, rows: list[tuple[str, dict[str, float]]], extra: dict[str, object]) -> Path:
     """Print a table of percentile rows and write `bench/results/<name>.json`."""
     print(f"\n{name}  ({platform.node()}, {os.cpu_count()} cpus, commit {commit()})")
-    print(f"{'measurement':<58}{'p50 ms':>10}{'p90 ms':>10}{'min ms':>10}{'n':>5}")
+    print(f"{'measurement':<58}{'p50 ms':>10}{'p90 ms':>10}{'p95 ms':>10}{'min ms':>10}{'n':>5}")
     for label, stats in rows:
-        print(f"{label:<58}{stats['p50']:>10.2f}{stats['p90']:>10.2f}{stats['min']:>10.2f}{stats['n']:>5}")
+        p50, p90, p95, low, n = (stats[k] for k in ("p50", "p90", "p95", "min", "n"))
+        print(f"{label:<58}{p50:>10.2f}{p90:>10.2f}{p95:>10.2f}{low:>10.2f}{n:>5}")
     for key, value in extra.items():
         print(f"{key}: {value}")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -73,12 +73,19 @@ class HostSettings(BaseSettings):
     warm_pool_browser_size: int = Field(
         default=1, ge=0, description="browser spares (Chromium up), kept once a browser session was served"
     )
-    max_vms: int = Field(default=64, ge=1, description="VMs this host runs at most; more answer 429")
     pty_grace_s: float = Field(
         default=60.0, ge=0.1, description="how long a detached terminal waits for a reattach"
     )
     network: bool = Field(
         default=True, description="give each VM a network namespace with NAT egress (needs ip, nft, tun)"
+    )
+    max_vms: int = Field(
+        default=512, ge=1, description="VMs this host runs at most, whatever memory is left; more answer 429"
+    )
+    memory_reserve_mib: int | None = Field(
+        default=None,
+        ge=0,
+        description="MemAvailable (MiB) a new VM must leave, else 429; default max(1 GiB, 5% of RAM)",
     )
     qemu_accel: str = Field(default="auto", description="qemu runtime: auto (probe KVM) | kvm | tcg")
     qemu_templates: Path | None = Field(

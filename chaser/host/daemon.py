@@ -6,7 +6,9 @@ SIGTERM/SIGINT end the daemon without stopping sandboxes: the next daemon adopts
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import resource
 
 import uvicorn
 
@@ -90,13 +92,29 @@ def build(settings: HostSettings) -> tuple[VmManager, str]:
     layout.ensure()
     runtime = pick_runtime(settings, layout)
     manager = VmManager(
-        layout, runtime, ImageCache(settings.image_cache), DiskStore(layout), max_vms=settings.max_vms
+        layout,
+        runtime,
+        ImageCache(settings.image_cache),
+        DiskStore(layout),
+        max_vms=settings.max_vms,
+        memory_reserve_mib=settings.memory_reserve_mib,
     )
     return manager, layout.host_id()
 
 
+def raise_fd_limit() -> None:
+    """Each VM holds a few sockets in the daemon: the usual soft limit (1024) would run out before
+    `max_vms`, so take what the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def serve(settings: HostSettings) -> None:
     """Run the host daemon until SIGTERM/SIGINT. Recovers (adopts or cleans up) VMs first."""
+    raise_fd_limit()
     storage = open_pool(Layout(settings.state_dir), settings.storage_pool_bytes, settings.storage_pool)
     manager, host_id = build(settings)
     pool = WarmPool(

@@ -3,7 +3,8 @@
 A spare is an ordinary VM with `pooled=True` in its record; `VmManager.create` renames one to the
 new session's id instead of booting (see `VmManager._hand_out`). Spares are never listed by the
 API, never adopted after a daemon restart (recover destroys them and the pool boots new ones), and
-never push the host past its VM budget.
+never push the host past its VM budget: the VM count, or the memory admission of `admission.py`
+(a refused refill waits until a VM stops).
 
 Spares come in shapes, one per (image, session_type): `base` sandboxes (`size`) and browsers
 (`browser_size`, booted with Chromium already running). Browser spares are armed by demand: a
@@ -19,7 +20,7 @@ import logging
 import secrets
 
 from chaser.host import browser
-from chaser.host.errors import DaemonError
+from chaser.host.errors import ConcurrencyLimit, DaemonError
 from chaser.host.vms import VmManager
 from chaser.host.wire import VmSpec
 
@@ -59,13 +60,20 @@ class WarmPool:
         """Refill forever; one boot at a time so a refill never starves the sessions' CPU."""
         if self.size <= 0 and self.browser_size <= 0:
             return
+        held = False  # refused for memory: said once in the log, not at every look
         while True:
             self._vms.pool_changed.clear()
             missing = next((t for t, n in self._shapes() if self._wanted(t, n) > 0), None)
             if missing is not None:
                 try:
                     await self._vms.create(self._spec(missing), pooled=True)
+                    held = False
                     continue
+                except ConcurrencyLimit as exc:
+                    # Short of memory: no spare until a VM stops (or the periodic look below).
+                    if not held:
+                        log.info("warm pool: not refilling: %s", exc)
+                    held = True
                 except DaemonError as exc:
                     log.warning("warm pool: boot failed, retrying in %.0fs: %s", RETRY_AFTER_FAILURE_S, exc)
                     await asyncio.sleep(RETRY_AFTER_FAILURE_S)

@@ -17,13 +17,14 @@ import logging
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
-from chaser.host import browser
+from chaser.host import admission, browser
 from chaser.host.agent_link import AgentLink
 from chaser.host.disks import DiskStore, mounted_under, unmount_path
 from chaser.host.errors import (
@@ -88,10 +89,24 @@ class Vm:
 
 class VmManager:
     def __init__(
-        self, layout: Layout, runtime: Runtime, images: ImageCache, disks: DiskStore, max_vms: int = 64
+        self,
+        layout: Layout,
+        runtime: Runtime,
+        images: ImageCache,
+        disks: DiskStore,
+        max_vms: int = 512,
+        memory_reserve_mib: int | None = None,
+        meminfo: Callable[[], admission.MemInfo] = admission.read_meminfo,
     ) -> None:
         self.layout = layout
         self.max_vms = max_vms
+        self._meminfo = meminfo
+        if memory_reserve_mib is None:
+            try:
+                memory_reserve_mib = admission.default_reserve_mib(meminfo().total_mib)
+            except OSError:
+                memory_reserve_mib = admission.MIN_RESERVE_MIB
+        self.memory_reserve_mib = memory_reserve_mib
         self.runtime = runtime
         self.images = images
         self.disks = disks
@@ -129,6 +144,26 @@ class VmManager:
 
     def pooled(self) -> list[Vm]:
         return [vm for vm in self._vms.values() if vm.record.pooled]
+
+    def memory_need_mib(self, spec: VmSpec) -> int:
+        """The most a VM of this spec may take from the host: guest RAM and the runtime's overhead."""
+        return spec.memory_mib + self.runtime.memory_overhead_mib
+
+    def starting_mib(self) -> int:
+        """What VMs still booting may yet take: MemAvailable does not show them until they run."""
+        return sum(
+            self.memory_need_mib(vm.record.spec) for vm in self._vms.values() if vm.record.phase == "booting"
+        )
+
+    def memory_refusal(self, spec: VmSpec) -> str | None:
+        """Why a VM of this spec may not start now (see `admission`), or None."""
+        try:
+            available = self._meminfo().available_mib
+        except OSError:
+            return None  # no /proc/meminfo: the VM count is the only limit
+        return admission.refusal(
+            available, self.memory_reserve_mib, self.starting_mib(), self.memory_need_mib(spec)
+        )
 
     def spec_env(self, vm_id: str) -> dict[str, str]:
         """The session's env, applied to every exec (a pooled VM booted before it was known)."""
@@ -235,7 +270,14 @@ class VmManager:
             if spec.vm_id in self._vms or self.layout.vm_dir(spec.vm_id).exists():
                 raise VmExists(f"vm {spec.vm_id!r} already exists on this host")
             if not pooled and self.count() >= self.max_vms:
-                raise ConcurrencyLimit(f"this host runs its maximum of {self.max_vms} VMs; stop one first")
+                raise ConcurrencyLimit(
+                    f"this host runs its maximum of {self.max_vms} VMs; stop one first, "
+                    "or raise CHASER_HOST_MAX_VMS"
+                )
+            # Checked and claimed under one lock, so concurrent creates each see the others' boots.
+            refused = self.memory_refusal(spec)
+            if refused is not None:
+                raise ConcurrencyLimit(refused)
             if spec.disk_id is not None:
                 if not self.disks.exists(spec.disk_id):
                     raise DiskNotFound(f"no disk {spec.disk_id!r}")

@@ -43,6 +43,9 @@ class Runtime(Protocol):
     accel: str  # "ptrace" | "kvm" | "tcg"
     disk_images: bool  # True: give it workspace image files; False: mounted directories
     network: HostNetwork | None  # each sandbox's own namespace; None: sandboxes have no network
+    # What one VM may cost the host beyond its guest RAM, at most (memory admission charges a
+    # booting VM memory_mib + this).
+    memory_overhead_mib: int
 
     def agent_link(self, vm_id: str, sandbox_id: str, socket_path: Path, token: str) -> AgentLink:
         """The host's end of a sandbox's agent channel (`socket_path`: the daemon's per-VM socket)."""

@@ -94,7 +94,11 @@ class Daemon:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # e.g. a request it still serves: cleanup must go on
+                self.proc.kill()
+                self.proc.wait(timeout=30)
         self.proc = None
 
     def client(self) -> HostClient:

@@ -258,3 +258,29 @@ async def test_vm_over_its_memory_limit_is_killed_and_reported(vm_image: Path) -
     finally:
         await client.aclose()
         daemon.destroy()
+
+
+async def test_short_of_memory_the_daemon_refuses_with_429_and_leaves_nothing(vm_image: Path) -> None:
+    # A reserve no host has: every new VM would leave less than it, so each is refused before
+    # anything is made (no run dir, overlay, cgroup or QEMU), and the warm pool does not refill.
+    daemon = QemuDaemon(
+        vm_image,
+        warm_pool_size=1,
+        env={"CHASER_HOST_RUNTIME": "qemu", "CHASER_HOST_MEMORY_RESERVE_MIB": str(1 << 30)},
+    )
+    daemon.start(timeout=60)
+    client = daemon.client()
+    try:
+        with pytest.raises(HostError) as refused:
+            await client.create_vm(VmSpec(vm_id="m1", memory_mib=128))
+        assert (refused.value.status, refused.value.code) == (429, "concurrency_limit"), refused.value
+        assert "stop some sessions" in refused.value.message
+        assert "CHASER_HOST_MEMORY_RESERVE_MIB" in refused.value.message
+        await asyncio.sleep(1.0)  # the pool's first look has come and gone
+        assert "warm pool: not refilling" in daemon.log.read_text()
+        assert daemon.vm_dirs() == [] and daemon.run_dirs() == [] and daemon.qemu_pids() == []
+        assert Limits(daemon.state_dir).sandboxes() == []
+        assert (await client.info()).vms == 0, "the daemon keeps serving"
+    finally:
+        await client.aclose()
+        daemon.destroy()

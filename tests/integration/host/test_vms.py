@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -133,3 +134,18 @@ async def test_memory_limit_is_enforced(daemon: Daemon) -> None:
     assert vm.state is VmState.STOPPED
     await client.stop_vm("small")
     await client.aclose()
+
+
+async def test_short_of_memory_create_is_refused_with_429(image_cache: Path) -> None:
+    daemon = Daemon(image_cache, env={"CHASER_HOST_MEMORY_RESERVE_MIB": str(1 << 30)})
+    try:
+        daemon.start()
+        client = daemon.client()
+        with pytest.raises(HostError) as refused:
+            await client.create_vm(VmSpec(vm_id="m1"))
+        assert (refused.value.status, refused.value.code) == (429, "concurrency_limit"), refused.value
+        assert "CHASER_HOST_MEMORY_RESERVE_MIB" in refused.value.message
+        assert daemon.vm_dirs() == [] and daemon.runsc_ids() == [] and daemon.mounts() == []
+        await client.aclose()
+    finally:
+        daemon.destroy()

@@ -70,6 +70,15 @@ def test_template_shares_its_ram_file_and_restores_map_it_privately() -> None:
     assert _opt(restored, "-incoming") == ["defer"]
 
 
+def test_only_a_cold_boot_carries_the_kernel() -> None:
+    # A restored VM's guest already runs; QEMU would hold the kernel in memory for nothing.
+    cold = build_argv(BASE)
+    assert _opt(cold, "-kernel") == ["/img/vmlinuz"] and _opt(cold, "-initrd") == ["/img/initramfs.cpio.gz"]
+    assert _opt(cold, "-append") == [kernel_cmdline(BASE)]
+    restored = build_argv(replace(BASE, memory_file=Path("/t/mem.ram"), memory_shared=False, incoming=True))
+    assert not {"-kernel", "-initrd", "-append"} & set(restored)
+
+
 def test_workspace_disk_at_boot_or_hot_plugged() -> None:
     argv = build_argv(replace(BASE, workspace_disk=Path("/d/ws.ext4")))
     assert any(d.startswith("id=ws,file=/d/ws.ext4,format=raw") for d in _opt(argv, "-drive"))

@@ -42,6 +42,8 @@ class GvisorRuntime:
     name = "gvisor"
     accel = "ptrace"
     disk_images = False
+    # The Sentry and gofer of an idle ptrace sandbox, beyond the guest's memory (its cgroup limit).
+    memory_overhead_mib = 64
 
     def agent_link(self, vm_id: str, sandbox_id: str, socket_path: Path, token: str) -> AgentLink:
         return AgentLink(vm_id, socket_path, token)  # bind-mounted in; the agent dials the daemon

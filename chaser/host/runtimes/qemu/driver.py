@@ -165,6 +165,7 @@ class QemuRuntime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._links: dict[str, DialingAgentLink] = {}
         self.limits = Limits(state_dir)
+        self.memory_overhead_mib = self.limits.overhead_mib
 
     # ---- paths and bookkeeping
 
