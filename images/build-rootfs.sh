@@ -18,8 +18,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 image=${1:?usage: build-rootfs.sh IMAGE PACKAGE...}
 shift
 packages=("$@")
-# The recipe is this script, the shim and the package list: changing any of them is a new image.
-recipe_hash=$( (cat "$here/build-rootfs.sh" "$here/statx-shim.c"; echo "$image ${packages[*]}") | sha256sum | cut -c1-16)
+# Guests trust the CAs this host trusts locally (/usr/local/share/ca-certificates, Debian's place for
+# them: a company's, a TLS-intercepting egress proxy's), so https works from sessions behind the same
+# egress as the host.
+shopt -s nullglob
+extra_ca=(/usr/local/share/ca-certificates/*.crt)
+shopt -u nullglob
+# The recipe is this script, the shim, the package list and those CAs: changing any is a new image.
+recipe_hash=$( (cat "$here/build-rootfs.sh" "$here/statx-shim.c" "${extra_ca[@]}"; echo "$image ${packages[*]}") \
+  | sha256sum | cut -c1-16)
 name=$image-$recipe_hash
 dest=$cache/$name
 
@@ -66,6 +73,7 @@ mmdebstrap --quiet --variant=minbase --mode=root \
   --customize-hook='echo chaser > "$1/etc/hostname"' \
   --customize-hook="install -D -m 0755 '$tmp/statx-shim.so' \"\$1/usr/lib/chaser/statx-shim.so\"" \
   --customize-hook='echo /usr/lib/chaser/statx-shim.so > "$1/etc/ld.so.preload"' \
+  --customize-hook='for ca in /usr/local/share/ca-certificates/*.crt; do [ -f "$ca" ] && install -D -m 0644 "$ca" "$1$ca"; done; if [ -x "$1/usr/sbin/update-ca-certificates" ]; then chroot "$1" update-ca-certificates >/dev/null; fi' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
   bookworm "$tmp/rootfs" "${mirror[@]}" </dev/null
 
