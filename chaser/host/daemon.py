@@ -139,5 +139,8 @@ def serve(settings: HostSettings) -> None:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # A hung exec or an open pty socket would hold a SIGTERM'd daemon forever: bound the wait
+        # (its VMs keep running and are adopted by the next daemon).
+        timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run()
