@@ -19,6 +19,7 @@ from pathlib import Path
 
 from chaser.host.disks import mounted_under
 from chaser.host.network import HostNetwork
+from chaser.host.runtimes.qemu.limits import Limits
 
 
 class DaemonRunning(RuntimeError):
@@ -90,6 +91,7 @@ def reap(state_dir: Path) -> Reaped:
     while killed and time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in killed):
         time.sleep(0.05)  # their disk files must be closed before the pool is unmounted
     networks = HostNetwork(state_dir).release_all()
+    Limits(state_dir).remove_all()  # the QEMUs' cgroups (their processes are dead by now)
     mounts: list[str] = []
     if state_dir.exists():
         for point in sorted(mounted_under(state_dir), key=lambda p: len(p.parts), reverse=True):

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from chaser.host.client import HostError
+from chaser.host.reap import reap
 from chaser.host.runtimes.qemu.limits import Limits
 from chaser.host.wire import DiskSpec, ExecRequest, VmSpec, VmState
 
@@ -69,9 +70,7 @@ class QemuDaemon(Daemon):
         self.kill(signal.SIGTERM)
         for pid in self.qemu_pids():
             os.kill(pid, signal.SIGKILL)
-        limits = Limits(self.state_dir)
-        for sandbox_id in limits.sandboxes():
-            asyncio.run(limits.remove(sandbox_id))
+        Limits(self.state_dir).remove_all()
         super().destroy()
 
 
@@ -284,3 +283,17 @@ async def test_short_of_memory_the_daemon_refuses_with_429_and_leaves_nothing(vm
     finally:
         await client.aclose()
         daemon.destroy()
+
+
+async def test_reap_ends_a_stopped_daemons_vms(qemu: QemuDaemon) -> None:
+    """`chaser admin reap` after a restart-safe stop: no QEMU, namespace or cgroup is left."""
+    client = qemu.client()
+    await client.create_vm(VmSpec(vm_id="left", memory_mib=256))
+    await client.aclose()
+    qemu.kill(signal.SIGTERM)  # the VM keeps running for the next daemon
+    assert len(qemu.qemu_pids()) == 1 and len(qemu.networks()) == 1
+    assert Limits(qemu.state_dir).sandboxes() == ["left"]
+    reaped = reap(qemu.state_dir)
+    assert len(reaped.vm_processes) == 1 and len(reaped.networks) == 1
+    assert qemu.qemu_pids() == [] and qemu.networks() == []
+    assert Limits(qemu.state_dir).sandboxes() == [], "the VM's cgroups went too"

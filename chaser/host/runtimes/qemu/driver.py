@@ -164,6 +164,7 @@ class QemuRuntime:
         self._qemus: dict[str, _Qemu] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._links: dict[str, DialingAgentLink] = {}
+        self._cached_ram: set[str] = set()  # template keys whose RAM file this daemon has read
         self.limits = Limits(state_dir)
         self.memory_overhead_mib = self.limits.overhead_mib
 
@@ -269,16 +270,21 @@ class QemuRuntime:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             meta = persist.read_meta(final)
-            if meta is not None:
-                return final, meta
-            with open(root / f".{key}.lock", "w") as lock_file:  # other daemons sharing the cache
-                await asyncio.to_thread(fcntl.flock, lock_file, fcntl.LOCK_EX)
-                meta = persist.read_meta(final)
-                if meta is not None:
-                    return final, meta
-                return final, await self._build_template(
-                    files, agent_disk, root, key, machine, vcpus, memory_mib
-                )
+            if meta is None:
+                with open(root / f".{key}.lock", "w") as lock_file:  # other daemons sharing the cache
+                    await asyncio.to_thread(fcntl.flock, lock_file, fcntl.LOCK_EX)
+                    meta = persist.read_meta(final)
+                    if meta is None:
+                        meta = await self._build_template(
+                            files, agent_disk, root, key, machine, vcpus, memory_mib
+                        )
+            if key not in self._cached_ram:
+                # The template's RAM file enters the page cache charged to the daemon, not to the
+                # first VM that faults it: a VM's memory cgroup then holds only what the VM wrote,
+                # so going over its limit is an OOM kill, not a VM thrashing on shared clean pages.
+                await asyncio.to_thread(_read_through, final / "mem.ram")
+                self._cached_ram.add(key)
+            return final, meta
 
     async def _build_template(
         self,
@@ -509,6 +515,13 @@ class QemuRuntime:
         with open(run / "console.log", "a") as console:
             console.write(f"\nchaser: {reason}\n")
         marker.touch()
+
+
+def _read_through(path: Path, chunk: int = 1 << 20) -> None:
+    with contextlib.suppress(OSError), open(path, "rb", buffering=0) as f:
+        buffer = bytearray(chunk)
+        while f.readinto(buffer):
+            pass
 
 
 def _template_net_id(build_dir: Path) -> str:

@@ -57,16 +57,30 @@ class Limits:
     async def remove(self, sandbox_id: str) -> None:
         """Delete the VM's cgroups; a just-killed QEMU may take a moment to leave them."""
         for attempt in range(40):
-            left = [c for c in ("memory", "cpu") if self._dir(c, sandbox_id).exists()]
-            for controller in left:
-                with contextlib.suppress(OSError):
-                    self._dir(controller, sandbox_id).rmdir()
-            if not any(self._dir(c, sandbox_id).exists() for c in left):
+            if self._try_remove(sandbox_id):
                 break
             await asyncio.sleep(0.025 * (attempt + 1))
+        self._prune_parents()
+
+    def remove_all(self) -> list[str]:
+        """Every cgroup of this daemon, its QEMUs already dead (`chaser admin reap`). Synchronous."""
+        gone = self.sandboxes()
+        for sandbox_id in gone:
+            self._try_remove(sandbox_id)
+        self._prune_parents()
+        return gone
+
+    def _try_remove(self, sandbox_id: str) -> bool:
+        left = [c for c in ("memory", "cpu") if self._dir(c, sandbox_id).exists()]
+        for controller in left:
+            with contextlib.suppress(OSError):
+                self._dir(controller, sandbox_id).rmdir()
+        return not any(self._dir(c, sandbox_id).exists() for c in left)
+
+    def _prune_parents(self) -> None:
         for controller in ("memory", "cpu"):
-            group = self._dir(controller, sandbox_id)
-            for parent in (group.parent, group.parent.parent):
+            group = CGROUP_ROOT / controller / self._parent
+            for parent in (group, group.parent):
                 with contextlib.suppress(OSError):  # still in use by other VMs: fine
                     parent.rmdir()
 
