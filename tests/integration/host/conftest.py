@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,15 +20,29 @@ import pytest
 from chaser.host.client import HostClient
 from chaser.host.network import HostNetwork
 from chaser.host.network.plan import netns_name, scope
+from chaser.host.wire import VmSpec
 from chaser.settings import DEFAULT_IMAGE_CACHE
 
 REPO = Path(__file__).resolve().parents[3]
 TOKEN = "test-token"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def anyio_backend() -> str:
+    """Module scope: modules share one VM through module-scoped async fixtures."""
     return "asyncio"
+
+
+@contextlib.asynccontextmanager
+async def running_vm(daemon: Daemon, spec: VmSpec) -> AsyncIterator[HostClient]:
+    """A client of `daemon` with the VM `spec` created; the VM is stopped on the way out."""
+    client = daemon.client()
+    await client.create_vm(spec)
+    try:
+        yield client
+    finally:
+        await client.stop_vm(spec.vm_id)
+        await client.aclose()
 
 
 def _skip_unless_gvisor() -> None:

@@ -12,7 +12,7 @@ import pytest
 from chaser.host.client import HostClient, HostError
 from chaser.host.wire import CommandStatus, ExecRequest, VmSpec
 
-from .conftest import Daemon
+from .conftest import Daemon, running_vm
 
 pytestmark = [pytest.mark.gvisor, pytest.mark.anyio]
 
@@ -20,17 +20,9 @@ VM = "cmd-vm"
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 async def client(module_daemon: Daemon) -> AsyncIterator[HostClient]:
-    client = module_daemon.client()
-    await client.create_vm(VmSpec(vm_id=VM, env={"FROM_SPEC": "spec"}))
-    yield client
-    await client.stop_vm(VM)
-    await client.aclose()
+    async with running_vm(module_daemon, VmSpec(vm_id=VM, env={"FROM_SPEC": "spec"})) as client:
+        yield client
 
 
 async def events(client: HostClient, command_id: str, after: int = 0) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import pytest
 from chaser.host.client import HostClient
 from chaser.host.wire import VmSpec
 
-from .conftest import Daemon
+from .conftest import Daemon, running_vm
 from .streams import hello
 
 pytestmark = [pytest.mark.gvisor, pytest.mark.anyio]
@@ -26,17 +26,9 @@ MAX_GROWTH = 16 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 async def client(module_daemon: Daemon) -> AsyncIterator[HostClient]:
-    client = module_daemon.client()
-    await client.create_vm(VmSpec(vm_id=VM))
-    yield client
-    await client.stop_vm(VM)
-    await client.aclose()
+    async with running_vm(module_daemon, VmSpec(vm_id=VM)) as client:
+        yield client
 
 
 def rss(pid: int) -> int:

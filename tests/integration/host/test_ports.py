@@ -21,11 +21,6 @@ PORT = 8765
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 async def client(module_daemon: Daemon) -> AsyncIterator[HostClient]:
     client = module_daemon.client()
     await client.create_vm(VmSpec(vm_id=VM))

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from chaser.host.client import HostClient
 from chaser.host.wire import ExecRequest, VmSpec
 
-from .conftest import Daemon
+from .conftest import Daemon, running_vm
 from .streams import Terminal, hello, read_until
 
 pytestmark = [pytest.mark.gvisor, pytest.mark.anyio]
@@ -33,17 +33,9 @@ def at_prompt(screen: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
 async def client(module_daemon: Daemon) -> AsyncIterator[HostClient]:
-    client = module_daemon.client()
-    await client.create_vm(VmSpec(vm_id=VM, env={"CHASER_SESSION": "1"}))
-    yield client
-    await client.stop_vm(VM)
-    await client.aclose()
+    async with running_vm(module_daemon, VmSpec(vm_id=VM, env={"CHASER_SESSION": "1"})) as client:
+        yield client
 
 
 async def test_human_terminal_prompt_echo_resize_and_top(client: HostClient) -> None:
