@@ -246,7 +246,9 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_server() -> Iterator[Server]:
-    with running_server() as server:
+    """The shared server most tests use. On gVisor whenever runsc is installed: on a KVM host
+    `auto` would pick QEMU, and the deep (gVisor-specific) suites expect gVisor sandboxes."""
+    with running_server(runtime="gvisor" if shutil.which("runsc") else None) as server:
         yield server
 
 
