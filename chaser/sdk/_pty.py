@@ -70,6 +70,18 @@ class _Socket:
         self.closed = True
         await self._ws.close()
 
+    async def _next_message(self) -> bytes | str | None:
+        """The next WebSocket message; None once the socket closed normally (a close that carries
+        an error, e.g. 4404, raises it)."""
+        try:
+            return await self._ws.recv()
+        except ConnectionClosed as exc:
+            self.closed = True
+            err = _closed_error(exc)
+            if err is not None:
+                raise err from exc
+            return None
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -137,15 +149,8 @@ class AsyncPty(_Socket):
             data, self._pending = self._pending, None
             return data
         while not self.closed:
-            try:
-                msg = await self._ws.recv()
-            except ConnectionClosed as exc:
-                self.closed = True
-                err = _closed_error(exc)
-                if err is not None:
-                    raise err from exc
-                return None
-            if isinstance(msg, bytes):
+            msg = await self._next_message()
+            if msg is None or isinstance(msg, bytes):
                 return msg
             try:
                 control = json.loads(msg)
@@ -183,15 +188,8 @@ class AsyncTunnel(_Socket):
 
     async def recv(self) -> bytes | None:
         """The next bytes from the guest; None when the guest side closed normally."""
-        while True:
-            try:
-                msg = await self._ws.recv()
-            except ConnectionClosed as exc:
-                self.closed = True
-                err = _closed_error(exc)
-                if err is not None:
-                    raise err from exc
-                return None
+        while (msg := await self._next_message()) is not None:
             if isinstance(msg, bytes):
                 return msg
             # Text frames are not part of the tunnel protocol; ignore them.
+        return None
