@@ -37,13 +37,18 @@ def test_connect_over_cdp_both_forms(pw: Any, browser_user: User, sqlite_server:
     run(api, web["id"], f"mkdir -p /srv && cat > /srv/index.html <<'X'\n{PAGE}\nX")
     run(api, web["id"], "cd /srv && python3 -m http.server 8000 >/dev/null 2>&1 &", background=True)
     forward = f"{sqlite_server.url}/s/{web['id']}/forward/8000/"
+    # The server starts in the background: wait until it answers, or the page gets a 502 body.
+    deadline = time.monotonic() + 30
+    while httpx.get(forward, headers=auth(browser_user), timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, "the sandbox's http.server never answered"
+        time.sleep(0.2)
 
     browser = pw.chromium.connect_over_cdp(control, headers=auth(browser_user))
     try:
         assert expect(api.get(f"/v1/sessions/{sid}"), 200)["active_connection_leases"] >= 1
         page = first_page(browser)
 
-        # The browser VM has no network: the page's requests are answered by the test, which
+        # The page's requests are answered by the test (app.test resolves nowhere), which
         # fetches them from the sandbox through the gateway.
         def from_sandbox(route: Any) -> None:
             r = httpx.get(forward, headers=auth(browser_user), timeout=30)
