@@ -341,7 +341,7 @@ async def start_paths(args: argparse.Namespace, state: Path) -> dict[str, object
             assert await cold_boot(state, files, args.accel, "q35", 120.0), "cold boot failed"
             cold.append((time.perf_counter() - start) * 1000)
 
-        _, meta = await rt.template(files, "q35", 1, args.memory_mib)
+        _, meta, _ = await rt.template(files, "q35", 1, args.memory_mib)
         restores = []
         for i in range(args.restores):
             restores.append(await restore(rt, state, rootfs, f"r{i}", args.memory_mib))

@@ -247,8 +247,9 @@ class QemuRuntime:
 
     async def template(
         self, files: VmFiles, machine: str, vcpus: int, memory_mib: int
-    ) -> tuple[Path, persist.TemplateMeta]:
-        """The saved template for these settings, cold-booting and saving it on first use."""
+    ) -> tuple[Path, persist.TemplateMeta, Path]:
+        """The saved template for these settings (cold-booting and saving it on first use), its
+        metadata, and the agent disk it was booted with, which its restored VMs must attach."""
         root = self.templates_dir(files)
         root.mkdir(parents=True, exist_ok=True)
         agent_disk = await self._agent_disk(root)
@@ -284,7 +285,7 @@ class QemuRuntime:
                 # so going over its limit is an OOM kill, not a VM thrashing on shared clean pages.
                 await asyncio.to_thread(_read_through, final / "mem.ram")
                 self._cached_ram.add(key)
-            return final, meta
+            return final, meta, agent_disk
 
     async def _build_template(
         self,
@@ -399,7 +400,7 @@ class QemuRuntime:
         files = VmFiles.for_rootfs(request.rootfs)
         workspace = request.workspace_image
         machine = self.machine_for(workspace is not None)
-        template, meta = await self.template(files, machine, request.vcpus, request.memory_mib)
+        template, meta, agent_disk = await self.template(files, machine, request.vcpus, request.memory_mib)
         for used in (template, files.dir):
             mark_used(used)
         run = self.run_dir(request.vm_id)
@@ -407,7 +408,7 @@ class QemuRuntime:
         run.mkdir(parents=True)
         net = await self.network.create(request.vm_id, tap=True) if self.network else None
         cfg = self._config(
-            files, run, await self._agent_disk(self.templates_dir(files)),
+            files, run, agent_disk,
             accel=self.accel, machine=machine, vcpus=request.vcpus, memory_mib=request.memory_mib,
             root_disk=run / "root.qcow2", console_log=run / "console.log", agent_token=meta.agent_token,
             memory_file=template / "mem.ram", memory_shared=False, incoming=True,
