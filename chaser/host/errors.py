@@ -84,9 +84,8 @@ class SnapshotNotFound(NotFound):
     code = "snapshot_not_found"
 
 
-class SnapshotExists(DaemonError):
+class SnapshotExists(Conflict):
     code = "snapshot_exists"
-    status = 409
 
 
 class FreezeFailed(DaemonError):
