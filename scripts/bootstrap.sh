@@ -17,12 +17,16 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# Python packages come only from requirements.lock (exact versions, hashes), so a fresh machine
+# gets exactly what was tested; `make lock` changes it on purpose. The project itself is then
+# installed editable without dependencies, built by the locked setuptools.
+stamp=.venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "bootstrap: creating .venv"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e '.[dev]'
+  echo "bootstrap: installing .venv from requirements.lock"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --require-hashes --no-deps -r requirements.lock
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e .
+  .venv/bin/pip check
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 

@@ -25,6 +25,16 @@ if ! command -v tmux >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
 fi
 
+# The OCI image tests pull from a real registry on loopback: Debian's docker-registry.
+if ! command -v docker-registry >/dev/null; then
+  echo "test: installing docker-registry (the OCI registry the image tests pull from)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+  # The package starts a registry on :5000 as a service; the tests run their own.
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  pkill -x docker-registry >/dev/null 2>&1 || true
+fi
+
 # The browser tests (Playwright) and bench/browser.py use Debian's Chromium on the host too.
 if ! command -v chromium >/dev/null; then
   echo "test: installing Debian's chromium (Playwright's browser for the browser tests)"
@@ -32,6 +42,8 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
 fi
 
+# Every prerequisite is installed above, so a skipped test is a failure (tests/conftest.py).
+export CHASER_TEST_NO_SKIPS=1
 echo "test: running .venv/bin/pytest tests/"
 rc=0
 .venv/bin/pytest tests/ "$@" || rc=$?
