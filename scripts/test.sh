@@ -18,29 +18,28 @@ CHASER_TEST_PG_BINDIR=$(pg_bindir)
 export CHASER_TEST_PG_BINDIR
 echo "test: PostgreSQL server binaries: $CHASER_TEST_PG_BINDIR"
 
-# The `chaser shell` e2e tests drive a real terminal through tmux.
-if ! command -v tmux >/dev/null; then
-  echo "test: installing tmux (terminal for the chaser shell e2e tests)"
+# Installs Debian packages for a binary the tests need, once: apt_for BINARY REASON PACKAGE...
+apt_for() {
+  local bin=$1 reason=$2; shift 2
+  command -v "$bin" >/dev/null && return 0
+  echo "test: installing $* ($reason)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The `chaser shell` e2e tests drive a real terminal through tmux.
+apt_for tmux "terminal for the chaser shell e2e tests" tmux
 
 # The OCI image tests pull from a real registry on loopback: Debian's docker-registry.
 if ! command -v docker-registry >/dev/null; then
-  echo "test: installing docker-registry (the OCI registry the image tests pull from)"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null
+  apt_for docker-registry "the OCI registry the image tests pull from" docker-registry
   # The package starts a registry on :5000 as a service; the tests run their own.
   systemctl disable --now docker-registry >/dev/null 2>&1 || true
   pkill -x docker-registry >/dev/null 2>&1 || true
 fi
 
 # The browser tests (Playwright) and bench/browser.py use Debian's Chromium on the host too.
-if ! command -v chromium >/dev/null; then
-  echo "test: installing Debian's chromium (Playwright's browser for the browser tests)"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
-fi
+apt_for chromium "Playwright's browser for the browser tests" chromium fonts-liberation
 
 # Every prerequisite is installed above, so a skipped test is a failure (tests/conftest.py).
 export CHASER_TEST_NO_SKIPS=1

@@ -10,27 +10,26 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements.lock"
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")  # `name==version \` opens a block
 
 
 def _locked() -> dict[str, str]:
     pins: dict[str, str] = {}
     for line in LOCK.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
+        match = PIN.match(line)
         if match:
-            pins[_canonical(match.group(1))] = match.group(2)
+            pins[canonicalize_name(match.group(1))] = match.group(2)
     return pins
 
 
 def test_every_locked_line_has_hashes() -> None:
     blocks = re.split(r"\n(?=[A-Za-z0-9])", LOCK.read_text())
-    pinned = [block for block in blocks if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*==", block)]
+    pinned = [block for block in blocks if PIN.match(block)]
     assert len(pinned) > 50
     for block in pinned:
         assert "--hash=sha256:" in block, block.splitlines()[0]
@@ -55,5 +54,5 @@ def test_every_declared_dependency_is_locked(group: str) -> None:
     declared = project["dependencies"] if group == "dependencies" else project["optional-dependencies"]["dev"]
     pins = _locked()
     for requirement in declared:
-        name = _canonical(re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0])
+        name = canonicalize_name(Requirement(requirement).name)
         assert name in pins, f"{requirement} is not in requirements.lock: run `make lock`"
